@@ -1,0 +1,136 @@
+# codeexecd -- see README.md.
+#
+#   make            build build/codeexecd
+#   make run        install what is missing, build, build the image, start on 127.0.0.1:8080
+#   make check      install what is missing, build, run every test (unit, integration, e2e)
+#   make image      build the sandbox image (only when its inputs changed)
+#   make asan       the whole suite on an ASan + UBSan build
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make clean
+
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+SYSCONFDIR ?= /etc
+UNITDIR ?= /lib/systemd/system
+BUILD   ?= build
+IMAGE   ?= $(or $(DOCKER_IMAGE),python-sandbox:latest)
+VERSION := 0.1.0
+
+CC      ?= cc
+PKGS    := libmicrohttpd libcjson libcurl yaml-0.1 libarchive
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
+
+WARN    := -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wwrite-strings
+ifdef CI
+WARN    += -Werror
+endif
+CFLAGS  ?= -O2 -g
+SAN     ?=
+ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE -DCXD_VERSION='"$(VERSION)"' $(WARN) $(CFLAGS) $(SAN) \
+              -Iinclude $(PKG_CFLAGS) -pthread -MMD -MP
+ALL_LDFLAGS = $(LDFLAGS) $(SAN) -pthread
+
+SRCS    := $(wildcard src/*.c)
+OBJS    := $(SRCS:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/embedded.o
+LIBOBJS := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
+
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+INTEG_SRCS := $(wildcard tests/integration/test_*.c)
+INTEG_BINS := $(INTEG_SRCS:tests/integration/%.c=$(BUILD)/tests/integ_%)
+INTEG_HELP := $(filter-out $(INTEG_SRCS),$(wildcard tests/integration/*.c))
+
+# Files built into the binary (NAME=PATH for tools/embed). web/assets.mk adds
+# the Swagger UI and ReDoc assets, fetched from npm at pinned versions.
+EMBED   := runner.py=src/runner.py openapi.json=openapi/openapi.json
+include web/assets.mk
+
+.PHONY: all run check check-unit check-integration check-e2e image asan install \
+        uninstall clean deps docker-engine bench
+
+all: $(BUILD)/codeexecd
+
+$(BUILD)/codeexecd: $(OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/obj/%.o: src/%.c | $(BUILD)/obj
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/embedded.o: $(BUILD)/gen/embedded.c | $(BUILD)/obj
+	$(CC) $(ALL_CFLAGS) -Wno-overlength-strings -c -o $@ $<
+
+$(BUILD)/gen/embedded.c: $(BUILD)/tools/embed $(foreach e,$(EMBED),$(lastword $(subst =, ,$(e)))) | $(BUILD)/gen
+	$(BUILD)/tools/embed $@ $(EMBED)
+
+$(BUILD)/tools/embed: tools/embed.c | $(BUILD)/tools
+	$(CC) -std=c11 -O2 $(WARN) -o $@ $<
+
+$(BUILD)/obj $(BUILD)/gen $(BUILD)/tools $(BUILD)/tests:
+	mkdir -p $@
+
+# --- tests -----------------------------------------------------------------
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBOBJS) | $(BUILD)/tests
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(LIBOBJS) $(ALL_LDFLAGS) $(PKG_LIBS) $(CHECK_LIBS)
+
+$(BUILD)/tests/integ_test_%: tests/integration/test_%.c $(INTEG_HELP) $(wildcard tests/integration/*.h) | $(BUILD)/tests
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests/integration -o $@ $< $(INTEG_HELP) \
+	    $(ALL_LDFLAGS) $(PKG_LIBS) $(CHECK_LIBS)
+
+# Installs missing packages, starts a Docker engine if none answers, builds
+# the image; quick when nothing is missing.
+deps:
+	@scripts/setup-deps.sh
+
+docker-engine:
+	@scripts/ensure-docker.sh
+
+image: docker-engine
+	@scripts/build-image.sh $(IMAGE)
+
+check: deps
+	@$(MAKE) --no-print-directory image
+	@$(MAKE) --no-print-directory all check-unit check-integration check-e2e
+
+check-unit: $(UNIT_BINS)
+	@scripts/run-tests.sh unit $(UNIT_BINS)
+
+check-integration: $(BUILD)/codeexecd $(INTEG_BINS)
+	@CODEEXECD_BIN=$(abspath $(BUILD)/codeexecd) CODEEXECD_TEST_IMAGE=$(IMAGE) \
+	    scripts/run-tests.sh integration $(INTEG_BINS)
+
+check-e2e: $(BUILD)/codeexecd
+	@CODEEXECD_BIN=$(abspath $(BUILD)/codeexecd) CODEEXECD_TEST_IMAGE=$(IMAGE) \
+	    tests/e2e/run.sh
+
+run: deps
+	@$(MAKE) --no-print-directory image all
+	exec $(BUILD)/codeexecd --host 127.0.0.1 --port 8080 --set docker.image=$(IMAGE)
+
+# The whole suite on a sanitizer build (its own build directory).
+asan: deps
+	@$(MAKE) --no-print-directory image
+	@$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
+	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	    all check-unit check-integration
+
+bench: all
+	@bench/latency
+
+install: $(BUILD)/codeexecd
+	install -D -m 0755 $(BUILD)/codeexecd $(DESTDIR)$(BINDIR)/codeexecd
+	install -D -m 0644 config.example.yaml $(DESTDIR)$(SYSCONFDIR)/codeexecd/config.example.yaml
+	install -D -m 0644 scripts/codeexecd.service $(DESTDIR)$(UNITDIR)/codeexecd.service
+	sed -i 's|/usr/local/bin/codeexecd|$(BINDIR)/codeexecd|' $(DESTDIR)$(UNITDIR)/codeexecd.service
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/codeexecd $(DESTDIR)$(UNITDIR)/codeexecd.service
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(OBJS:.o=.d)

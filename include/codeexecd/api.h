@@ -1,0 +1,32 @@
+/* The JSON API: /execute, /health, /ready and /. Validation follows FastAPI's
+ * error shape; the parse and render steps are pure and unit-tested. */
+#ifndef CODEEXECD_API_H
+#define CODEEXECD_API_H
+
+#include <cjson/cJSON.h>
+
+#include "codeexecd/config.h"
+#include "codeexecd/execution.h"
+#include "codeexecd/http.h"
+
+struct executor;
+
+struct api {
+	const struct config *cfg;
+	struct executor *executor;
+};
+
+void api_execute(void *ctx, const struct http_request *req, struct http_response *resp);
+void api_health(void *ctx, const struct http_request *req, struct http_response *resp);
+void api_ready(void *ctx, const struct http_request *req, struct http_response *resp);
+void api_root(void *ctx, const struct http_request *req, struct http_response *resp);
+
+/* Parses and validates an /execute body. Returns 0 with out filled, or
+ * -EINVAL with *errors set to the FastAPI "detail" array (caller frees). */
+int api_parse_execute(const char *body, size_t len, const struct config *cfg,
+		      struct exec_request *out, cJSON **errors);
+
+/* The ExecutionResponse object for a result (caller frees). */
+cJSON *api_render_result(const struct exec_result *res, const char *exec_id);
+
+#endif

@@ -1,0 +1,97 @@
+/* Configuration: defaults < YAML file < environment < command line.
+ * The keys, types, ranges, defaults and environment names live in one schema
+ * table in config.c; struct config is the typed result. */
+#ifndef CODEEXECD_CONFIG_H
+#define CODEEXECD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "codeexecd/limits.h"
+
+enum log_format { LOG_FORMAT_TEXT = 0, LOG_FORMAT_JSON = 1 };
+enum log_level { LOG_DEBUG = 0, LOG_INFO = 1, LOG_WARN = 2, LOG_ERROR = 3 };
+
+struct string_list {
+	size_t n;
+	char items[CXD_CORS_ORIGINS_MAX][CXD_PATTERN_MAX];
+};
+
+struct config {
+	struct {
+		char host[256];                 /* HOST */
+		int port;                       /* PORT */
+		int max_connections;
+		int max_connections_per_ip;
+		int idle_timeout_seconds;
+		long header_memory_bytes;
+		long max_body_bytes;
+		struct string_list cors_origins; /* "*" allows any origin */
+	} server;
+	struct {
+		char host[CXD_CONFIG_STRING_MAX]; /* DOCKER_HOST; "" = unix:///var/run/docker.sock */
+		char image[CXD_CONFIG_STRING_MAX];/* DOCKER_IMAGE */
+		char runtime[64];                 /* "" = the engine's default (runc) */
+		bool pull_missing_image;
+		int api_timeout_seconds;          /* one engine call, not the execution */
+	} docker;
+	struct {
+		int timeout_seconds;            /* EXECUTION_TIMEOUT */
+		int max_timeout_seconds;
+		int max_concurrent;
+		int queue_size;
+		int queue_timeout_seconds;
+		int shutdown_grace_seconds;
+	} execution;
+	struct {
+		long memory_bytes;              /* MAX_MEMORY, e.g. "512m" */
+		double cpus;                    /* MAX_CPU */
+		int pids;
+		int nofile;
+		int nproc;
+		long fsize_bytes;
+		long tmp_bytes;                 /* /tmp tmpfs */
+		long workdir_bytes;             /* /execution tmpfs */
+	} limits;
+	struct {
+		int max_files;
+		long max_stdin_bytes;
+	} request;
+	struct {
+		long max_stdout_bytes;
+		long max_stderr_bytes;
+		int max_files;
+		long max_file_bytes;
+		long max_total_bytes;
+		struct string_list include;     /* glob patterns on the relative path */
+	} output;
+	struct {
+		enum log_level level;
+		enum log_format format;
+	} log;
+};
+
+/* Fills cfg with the built-in defaults. */
+void config_defaults(struct config *cfg);
+
+/* Loads a YAML file over cfg. Unknown keys, wrong types and out-of-range
+ * values fail with "file:line:column: key: expected ..." in err.
+ * Returns 0 or a negative errno code. */
+int config_load_file(struct config *cfg, const char *path, char *err, size_t errlen);
+
+/* Applies the environment (each key's CODEEXECD_* name and the old service's
+ * names: EXECUTION_TIMEOUT, MAX_MEMORY, MAX_CPU, DOCKER_IMAGE, HOST, PORT,
+ * DOCKER_HOST). envp is NULL-terminated "NAME=value" strings. */
+int config_apply_env(struct config *cfg, char *const *envp, char *err, size_t errlen);
+
+/* Applies one "section.key=value" override (the --set flag). */
+int config_set(struct config *cfg, const char *assignment, char *err, size_t errlen);
+
+/* Checks relations between keys (e.g. timeout <= max_timeout). */
+int config_validate(const struct config *cfg, char *err, size_t errlen);
+
+/* Writes the effective configuration as YAML that config_load_file accepts. */
+void config_print(const struct config *cfg, FILE *out);
+
+#endif

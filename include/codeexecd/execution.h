@@ -1,0 +1,47 @@
+/* Plain data of one execution: what was asked, what came back. */
+#ifndef CODEEXECD_EXECUTION_H
+#define CODEEXECD_EXECUTION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "codeexecd/limits.h"
+
+struct exec_file {
+	char *name;           /* relative path, validated */
+	unsigned char *data;
+	size_t len;
+};
+
+struct exec_request {
+	char *code;
+	size_t code_len;
+	struct exec_file *files;
+	size_t nfiles;
+	char *stdin_data;     /* NULL: the code's stdin is empty */
+	size_t stdin_len;
+	int timeout_seconds;  /* 0: the configured default */
+};
+
+struct exec_result {
+	bool success;
+	int exit_code;        /* -1 when the run did not end by itself */
+	char *output;         /* valid UTF-8, NUL-terminated, never NULL after a run */
+	size_t output_len;
+	char *error;          /* idem */
+	size_t error_len;
+	struct exec_file *files; /* output files; NULL when none */
+	size_t nfiles;
+	bool timed_out;
+	bool oom_killed;
+	bool output_truncated;
+	long duration_ms;
+};
+
+void exec_request_free(struct exec_request *req);
+void exec_result_free(struct exec_result *res);
+
+/* Fills id with CXD_EXEC_ID_LEN random lowercase hex characters and a NUL. */
+void exec_id_new(char id[CXD_EXEC_ID_LEN + 1]);
+
+#endif

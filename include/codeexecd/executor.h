@@ -1,0 +1,35 @@
+/* Admission (concurrency slots and a bounded queue), one execution's
+ * lifecycle, the container reaper and orderly shutdown. */
+#ifndef CODEEXECD_EXECUTOR_H
+#define CODEEXECD_EXECUTOR_H
+
+#include <stddef.h>
+
+#include "codeexecd/config.h"
+#include "codeexecd/execution.h"
+#include "codeexecd/sandbox.h"
+
+struct executor;
+
+int executor_create(struct executor **out, const struct config *cfg, struct sandbox *sb,
+		    char *err, size_t errlen);
+void executor_destroy(struct executor *ex);
+
+/* Runs req (waiting for a slot if need be). Returns 0 with res filled (the
+ * verdict inside res), or: -EAGAIN queue full, -ETIMEDOUT no slot within the
+ * queue timeout (both: answer 429), -ESHUTDOWN shutting down, -EHOSTUNREACH
+ * engine down (both: 503), -ECANCELED client gone, other codes with err. */
+int executor_run(struct executor *ex, const struct exec_request *req, const char *exec_id,
+		 int client_fd, struct exec_result *res, char *err, size_t errlen);
+
+/* Seconds a refused client should wait before retrying. */
+int executor_retry_after(const struct executor *ex);
+
+/* Stops admitting, lets running executions finish for grace_seconds, then
+ * cancels the rest, and waits until every container is removed. */
+void executor_shutdown(struct executor *ex, int grace_seconds);
+
+/* The sandbox health check (engine answers, image present), cached briefly. */
+int executor_health(struct executor *ex, char *msg, size_t msglen);
+
+#endif

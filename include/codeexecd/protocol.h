@@ -1,0 +1,63 @@
+/* The run protocol between the daemon and src/runner.py inside the container.
+ *
+ * In (daemon -> container stdin): "CXD1" then the job's length as 8 ASCII hex
+ * digits, then the job: a tar archive (archive_pack_job) holding job.json,
+ * main.py, stdin and files/<name>.
+ *
+ * Out (container stdout, after Docker's demux): records of a 1-byte type and a
+ * 4-byte big-endian length, then the payload:
+ *   'O' a chunk of the code's stdout      'E' a chunk of its stderr
+ *   'F' the output files, a tar archive   'X' the final status, JSON
+ *       {"exit_code": int, "signal": int} -- always the last record
+ *   'W' a note from the runner (a skipped output file, ...), text
+ * Everything here is written by hostile code: lengths are capped, the status
+ * is used only for the code's own exit code, never for limits. Pure logic. */
+#ifndef CODEEXECD_PROTOCOL_H
+#define CODEEXECD_PROTOCOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROTO_MAGIC "CXD1"
+#define PROTO_JOB_HEADER_LEN 12
+
+enum proto_type {
+	PROTO_STDOUT = 'O',
+	PROTO_STDERR = 'E',
+	PROTO_FILES = 'F',
+	PROTO_STATUS = 'X',
+	PROTO_NOTE = 'W',
+};
+
+/* Writes the 12-byte job header for a job of job_len bytes. */
+void proto_job_header(char out[PROTO_JOB_HEADER_LEN], size_t job_len);
+
+/* Called with each complete record (payload in one piece, at most the cap of
+ * its type). Return 0 to go on, non-zero to stop. */
+typedef int (*proto_sink)(void *ctx, enum proto_type type, const uint8_t *data, size_t len);
+
+struct proto_limits {
+	size_t chunk_max;   /* 'O', 'E', 'W' */
+	size_t files_max;   /* 'F' */
+	size_t status_max;  /* 'X' */
+};
+
+struct proto_reader {
+	struct proto_limits lim;
+	uint8_t head[5];
+	size_t head_have;
+	enum proto_type type;
+	size_t need;        /* payload length of the current record */
+	uint8_t *buf;       /* payload being collected */
+	size_t have;
+	int done;           /* saw 'X' */
+};
+
+void proto_reader_init(struct proto_reader *r, const struct proto_limits *lim);
+void proto_reader_free(struct proto_reader *r);
+/* Feeds stdout bytes. Returns 0, the sink's non-zero value, -EPROTO on an
+ * unknown type, a record over its cap, or bytes after 'X', or -ENOMEM. */
+int proto_feed(struct proto_reader *r, const uint8_t *data, size_t len, proto_sink sink,
+	       void *ctx);
+
+#endif

@@ -1,0 +1,44 @@
+/* What a run needs from a container engine: the hardened container spec, the
+ * run protocol (job in through stdin, records out through stdout), health and
+ * cleanup. Built on docker.h; knows nothing of HTTP or queues. */
+#ifndef CODEEXECD_SANDBOX_H
+#define CODEEXECD_SANDBOX_H
+
+#include <stddef.h>
+
+#include "codeexecd/config.h"
+#include "codeexecd/execution.h"
+
+struct sandbox;
+
+int sandbox_create(struct sandbox **out, const struct config *cfg, char *err, size_t errlen);
+void sandbox_destroy(struct sandbox *sb);
+
+/* 0 when the engine answers and the image is present; -EHOSTUNREACH when the
+ * engine does not answer, -ENOENT when the image is missing. msg says which. */
+int sandbox_check(struct sandbox *sb, char *msg, size_t msglen);
+
+/* Removes containers that carry this daemon's label (left by a crash). */
+int sandbox_cleanup_stale(struct sandbox *sb, int *removed, char *err, size_t errlen);
+
+struct sandbox_run {
+	const struct exec_request *req;
+	const char *exec_id;
+	int timeout_ms;
+	int client_fd;   /* POLLRDHUP/POLLHUP here cancels the run; -1: none */
+	int stop_fd;     /* readable here cancels the run (shutdown); -1: none */
+	/* out: the container to remove afterwards ("" when none was created) */
+	char container_id[CXD_CONTAINER_ID_MAX + 1];
+};
+
+/* Runs one execution in a fresh container and fills res. The container is
+ * NOT removed; the caller removes run->container_id (after answering).
+ * Returns 0 (res filled, the verdict inside), -EHOSTUNREACH (engine down),
+ * -ECANCELED (client gone or stop_fd), or another negative code with err. */
+int sandbox_run(struct sandbox *sb, struct sandbox_run *run, struct exec_result *res,
+		char *err, size_t errlen);
+
+/* Force-removes a container; 0 when removed or already gone. */
+int sandbox_remove(struct sandbox *sb, const char *container_id, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,1 @@
+# The API documentation pages and their assets (filled in by the docs work).

@@ -124,11 +124,18 @@ bench: all
 install: $(BUILD)/codeexecd
 	install -D -m 0755 $(BUILD)/codeexecd $(DESTDIR)$(BINDIR)/codeexecd
 	install -D -m 0644 config.example.yaml $(DESTDIR)$(SYSCONFDIR)/codeexecd/config.example.yaml
+	[ -e $(DESTDIR)$(SYSCONFDIR)/codeexecd/config.yaml ] || \
+	    install -m 0644 config.example.yaml $(DESTDIR)$(SYSCONFDIR)/codeexecd/config.yaml
+	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/codeexecd/README.md
 	install -D -m 0644 scripts/codeexecd.service $(DESTDIR)$(UNITDIR)/codeexecd.service
-	sed -i 's|/usr/local/bin/codeexecd|$(BINDIR)/codeexecd|' $(DESTDIR)$(UNITDIR)/codeexecd.service
+	sed -i -e 's|/usr/local/bin/codeexecd|$(BINDIR)/codeexecd|' \
+	    -e 's|/etc/codeexecd|$(SYSCONFDIR)/codeexecd|' \
+	    -e 's|/usr/local/share|$(PREFIX)/share|' $(DESTDIR)$(UNITDIR)/codeexecd.service
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/codeexecd $(DESTDIR)$(UNITDIR)/codeexecd.service
+	rm -f $(DESTDIR)$(BINDIR)/codeexecd $(DESTDIR)$(UNITDIR)/codeexecd.service \
+	    $(DESTDIR)$(SYSCONFDIR)/codeexecd/config.example.yaml
+	rm -rf $(DESTDIR)$(PREFIX)/share/doc/codeexecd
 
 clean:
 	rm -rf $(BUILD)

@@ -14,8 +14,11 @@ struct archive_member {
 	size_t len;
 };
 
-/* Builds a ustar/pax archive of regular files (mode 0644) in memory.
- * *out is malloc'ed. Returns 0 or a negative errno code. */
+/* Builds a pax (restricted: ustar headers where they suffice) archive of
+ * regular files in memory: mode 0644, owner 1000:1000, mtime 0, names
+ * written as their bytes (hdrcharset=BINARY), no directory entries. *out is
+ * malloc'ed and handed to the caller. Returns 0 or a negative errno code
+ * with err filled. */
 int archive_pack(const struct archive_member *members, size_t n, unsigned char **out,
 		 size_t *outlen, char *err, size_t errlen);
 
@@ -23,17 +26,27 @@ struct archive_out_limits {
 	size_t max_files;
 	size_t max_file_bytes;
 	size_t max_total_bytes;
-	const char *const *include; /* glob patterns (fnmatch) on the name; NULL = all */
+	const char *const *include; /* fnmatch patterns on the name; NULL or none = all */
 	size_t ninclude;
 };
 
-/* Reads output files from a hostile tar in memory. Only regular files with a
- * safe relative name (no absolute path, no "..", no empty or control-character
- * names) that match an include pattern are returned; symlinks, hard links,
- * devices, FIFOs and directories are skipped. Caps: a file over
- * max_file_bytes, or over max_files/max_total_bytes, is skipped and
- * *truncated set. Returns 0 with *files (NULL when none) and *nfiles, or a
- * negative code on an unreadable archive (files read so far are returned). */
+/* Reads output files from a hostile tar in memory (tar formats only; empty
+ * input is an archive without files). Only regular files with a safe
+ * relative name that match an include pattern are returned; symlinks, hard
+ * links, devices, FIFOs, sockets and directories are skipped silently.
+ * A safe name, after dropping one leading "./": no leading '/', no "." or
+ * ".." segment, no empty segment ("a//b", a trailing '/'), no control
+ * character (< 0x20, 0x7f), valid UTF-8, at most CXD_OUT_SEGMENT_MAX bytes
+ * per segment and CXD_OUT_NAME_MAX in all. Patterns use fnmatch(pattern,
+ * name, 0), so '*' matches '/' too: "*.csv" takes "sub/x.csv". With a
+ * duplicate name the first entry wins.
+ * Caps: a file whose declared or actual size is over max_file_bytes, or that
+ * would pass max_files or max_total_bytes, is skipped (its data unread) and
+ * *truncated set.
+ * *files (NULL when none; each name strdup'ed, each data malloc'ed with a
+ * NUL not counted in len; free with exec_files_free), *nfiles and *truncated
+ * are ALWAYS set: returns 0, or -EPROTO on an unreadable archive (garbage, cut
+ * short) with err filled and the files read before the damage, or -ENOMEM. */
 int archive_read_outputs(const unsigned char *tar, size_t len,
 			 const struct archive_out_limits *lim, struct exec_file **files,
 			 size_t *nfiles, bool *truncated, char *err, size_t errlen);

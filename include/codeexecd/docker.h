@@ -31,6 +31,14 @@ void docker_close(struct docker *d);
 int docker_ping(struct docker *d, char *err, size_t errlen);
 /* "1.41" etc. after a successful ping, "" before. */
 const char *docker_api_version(struct docker *d);
+/* Where the engine is, as messages name it: "unix:///var/run/docker.sock",
+ * "http://host:2375", "https://host:2376". */
+const char *docker_endpoint(const struct docker *d);
+/* The negotiation rule, pure (for tests): the version to speak with an
+ * engine whose API-Version is engine_version, min(engine, "1.43"), into out.
+ * -EPROTO when it is older than 1.41 or not "major.minor"; -EINVAL when out
+ * is too small. */
+int docker_negotiate_version(const char *engine_version, char *out, size_t outlen);
 
 /* 0 if present, -ENOENT if not. */
 int docker_image_exists(struct docker *d, const char *image, char *err, size_t errlen);
@@ -54,7 +62,8 @@ struct docker_state {
 };
 int docker_container_inspect(struct docker *d, const char *id, struct docker_state *st,
 			     char *err, size_t errlen);
-/* POST /wait, bounded by timeout_ms; fills exit_code. */
+/* POST /wait, bounded by timeout_ms; fills exit_code. -ETIMEDOUT when the
+ * container is still running at the end of timeout_ms. */
 int docker_container_wait(struct docker *d, const char *id, int timeout_ms, int *exit_code,
 			  char *err, size_t errlen);
 

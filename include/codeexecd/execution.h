@@ -38,10 +38,14 @@ struct exec_result {
 	long duration_ms;
 };
 
+/* Free every owned pointer and zero the struct; accept NULL. */
 void exec_request_free(struct exec_request *req);
 void exec_result_free(struct exec_result *res);
+/* Frees n files (names and data) and the array itself; accepts NULL. */
+void exec_files_free(struct exec_file *files, size_t n);
 
-/* Fills id with CXD_EXEC_ID_LEN random lowercase hex characters and a NUL. */
+/* Fills id with CXD_EXEC_ID_LEN random lowercase hex characters and a NUL
+ * (getrandom(2), else /dev/urandom, else the clocks: never fails). */
 void exec_id_new(char id[CXD_EXEC_ID_LEN + 1]);
 
 #endif

@@ -23,6 +23,8 @@
 #define CXD_OUT_TOTAL_MAX_DEFAULT   (50L * CXD_MIB)  /* output.max_total_bytes */
 #define CXD_INCLUDE_PATTERNS_MAX    16               /* output.include entries */
 #define CXD_PATTERN_MAX             128              /* bytes in one include pattern */
+#define CXD_OUT_NAME_MAX            4096             /* bytes in one output file name */
+#define CXD_OUT_SEGMENT_MAX         255              /* bytes in one of its path segments */
 
 /* Docker Engine client */
 #define CXD_DOCKER_RESPONSE_MAX     (4L * CXD_MIB)   /* one JSON answer of the engine */

@@ -1,7 +1,7 @@
 /* The run protocol between the daemon and src/runner.py inside the container.
  *
  * In (daemon -> container stdin): "CXD1" then the job's length as 8 ASCII hex
- * digits, then the job: a tar archive (archive_pack_job) holding job.json,
+ * digits, then the job: a tar archive (archive_pack) holding job.json,
  * main.py, stdin and files/<name>.
  *
  * Out (container stdout, after Docker's demux): records of a 1-byte type and a
@@ -29,7 +29,9 @@ enum proto_type {
 	PROTO_NOTE = 'W',
 };
 
-/* Writes the 12-byte job header for a job of job_len bytes. */
+/* Writes the 12-byte job header (no NUL) for a job of job_len bytes: the
+ * magic and the length as 8 lowercase hex digits, so a job is under 4 GiB
+ * (job_len <= 0xffffffff; the request caps keep it far below). */
 void proto_job_header(char out[PROTO_JOB_HEADER_LEN], size_t job_len);
 
 /* Called with each complete record (payload in one piece, at most the cap of
@@ -50,13 +52,18 @@ struct proto_reader {
 	size_t need;        /* payload length of the current record */
 	uint8_t *buf;       /* payload being collected */
 	size_t have;
+	size_t alloc;       /* bytes allocated at buf (kept across records) */
 	int done;           /* saw 'X' */
 };
 
 void proto_reader_init(struct proto_reader *r, const struct proto_limits *lim);
 void proto_reader_free(struct proto_reader *r);
-/* Feeds stdout bytes. Returns 0, the sink's non-zero value, -EPROTO on an
- * unknown type, a record over its cap, or bytes after 'X', or -ENOMEM. */
+/* Feeds stdout bytes; records may be split at any byte. The payload buffer
+ * grows with the bytes that arrive, never past the type's cap; a declared
+ * length over the cap fails before anything is allocated. Returns 0, the
+ * sink's non-zero value (the record it was given is consumed), -EPROTO on an
+ * unknown type, a record over its cap, or bytes after 'X', or -ENOMEM. After
+ * a non-zero return the reader is unusable except for proto_reader_free. */
 int proto_feed(struct proto_reader *r, const uint8_t *data, size_t len, proto_sink sink,
 	       void *ctx);
 

@@ -29,10 +29,25 @@ struct sandbox_run {
 	int stop_fd;     /* readable here cancels the run (shutdown); -1: none */
 	/* out: the container to remove afterwards ("" when none was created) */
 	char container_id[CXD_CONTAINER_ID_MAX + 1];
+	/* out: what the runner reported beside the output (files left out,
+	 * its own errors), one per line; "" when nothing */
+	char notes[CXD_ERR_MAX * 2];
 };
+
+/* The instance name in this daemon's container labels. */
+const char *sandbox_instance(const struct sandbox *sb);
+
+/* 0 if the image is present (pulled first when docker.pull_missing_image). */
+int sandbox_ensure_image(struct sandbox *sb, char *err, size_t errlen);
+
+/* The container-create JSON for one execution (malloc'ed; NULL on ENOMEM).
+ * Pure: the unit tests check the hardening in it. */
+char *sandbox_container_spec(const struct config *cfg, const char *instance, const char *exec_id);
 
 /* Runs one execution in a fresh container and fills res. The container is
  * NOT removed; the caller removes run->container_id (after answering).
+ * On return 0, err holds "" or why the run ended abnormally (protocol error,
+ * the sandbox died); res->exit_code is -1 unless the code exited by itself.
  * Returns 0 (res filled, the verdict inside), -EHOSTUNREACH (engine down),
  * -ECANCELED (client gone or stop_fd), or another negative code with err. */
 int sandbox_run(struct sandbox *sb, struct sandbox_run *run, struct exec_result *res,

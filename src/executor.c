@@ -1,0 +1,411 @@
+/* The executor: admission, one execution's lifecycle, verdicts, the reaper
+ * that removes every container, and orderly shutdown.
+ *
+ * Admission: at most execution.max_concurrent runs; up to
+ * execution.queue_size more wait in FIFO order for at most
+ * execution.queue_timeout_seconds; beyond that the caller answers 429.
+ *
+ * Cleanup guarantee: every container sandbox_run created is handed to the
+ * reaper, whatever the outcome, and removed after the answer is on its way.
+ * Shutdown drains the reaper; containers of a crashed daemon are removed at
+ * the next start (sandbox_cleanup_stale). */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "codeexecd/executor.h"
+#include "codeexecd/log.h"
+
+#define HEALTH_CACHE_MS 1000
+#define REMOVE_ATTEMPTS 3
+#define CANCEL_WAIT_S 15      /* after the grace period, for cancelled runs to end */
+
+struct waiter {
+	pthread_cond_t cv;
+	bool granted;
+	struct waiter *next;
+};
+
+struct reap_item {
+	char id[CXD_CONTAINER_ID_MAX + 1];
+	char exec_id[CXD_EXEC_ID_LEN + 1];
+	struct reap_item *next;
+};
+
+struct executor {
+	const struct config *cfg;
+	struct sandbox *sb;
+	int stop_fd;                 /* eventfd: readable once runs must end */
+
+	pthread_mutex_t mu;          /* guards everything below */
+	pthread_cond_t idle_cv;      /* running dropped */
+	int running;
+	int queued;
+	struct waiter *head, *tail;  /* FIFO of queued callers */
+	bool stopping;
+
+	pthread_t reaper;
+	bool reaper_started;
+	pthread_cond_t reap_cv;
+	struct reap_item *reap_head, *reap_tail;
+	bool reaper_exit;
+
+	pthread_mutex_t health_mu;
+	long health_at;              /* monotonic ms of the cached check; 0 = none */
+	int health_rc;
+	char health_msg[CXD_ERR_MAX];
+};
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* Condition variables here wait against CLOCK_MONOTONIC deadlines. */
+static void cond_init_monotonic(pthread_cond_t *cv)
+{
+	pthread_condattr_t attr;
+
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(cv, &attr);
+	pthread_condattr_destroy(&attr);
+}
+
+static void *reaper_main(void *arg)
+{
+	struct executor *ex = arg;
+	char err[CXD_ERR_MAX];
+
+	pthread_mutex_lock(&ex->mu);
+	for (;;) {
+		while (!ex->reap_head && !ex->reaper_exit)
+			pthread_cond_wait(&ex->reap_cv, &ex->mu);
+		struct reap_item *it = ex->reap_head;
+		if (!it)
+			break; /* reaper_exit and nothing left */
+		ex->reap_head = it->next;
+		if (!ex->reap_head)
+			ex->reap_tail = NULL;
+		pthread_mutex_unlock(&ex->mu);
+		int rc = -1;
+		for (int i = 0; i < REMOVE_ATTEMPTS && rc != 0; i++) {
+			rc = sandbox_remove(ex->sb, it->id, err, sizeof(err));
+			if (rc != 0)
+				(void)usleep(200000U * (unsigned)(i + 1));
+		}
+		if (rc != 0)
+			log_error(it->exec_id, "container %.12s not removed: %s (removed at the next start)",
+				  it->id, err);
+		else
+			log_debug(it->exec_id, "container %.12s removed", it->id);
+		free(it);
+		pthread_mutex_lock(&ex->mu);
+	}
+	pthread_mutex_unlock(&ex->mu);
+	return NULL;
+}
+
+static void reap(struct executor *ex, const char *container_id, const char *exec_id)
+{
+	struct reap_item *it = calloc(1, sizeof(*it));
+	char err[CXD_ERR_MAX];
+
+	if (!it) {
+		/* No memory to queue it: remove it here, on the request's time. */
+		(void)sandbox_remove(ex->sb, container_id, err, sizeof(err));
+		return;
+	}
+	(void)snprintf(it->id, sizeof(it->id), "%s", container_id);
+	(void)snprintf(it->exec_id, sizeof(it->exec_id), "%s", exec_id);
+	pthread_mutex_lock(&ex->mu);
+	if (ex->reap_tail)
+		ex->reap_tail->next = it;
+	else
+		ex->reap_head = it;
+	ex->reap_tail = it;
+	pthread_cond_signal(&ex->reap_cv);
+	pthread_mutex_unlock(&ex->mu);
+}
+
+int executor_create(struct executor **out, const struct config *cfg, struct sandbox *sb,
+		    char *err, size_t errlen)
+{
+	struct executor *ex = calloc(1, sizeof(*ex));
+
+	if (!ex)
+		return -ENOMEM;
+	ex->cfg = cfg;
+	ex->sb = sb;
+	ex->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (ex->stop_fd < 0) {
+		(void)snprintf(err, errlen, "eventfd: %s", strerror(errno));
+		free(ex);
+		return -errno;
+	}
+	pthread_mutex_init(&ex->mu, NULL);
+	pthread_mutex_init(&ex->health_mu, NULL);
+	cond_init_monotonic(&ex->idle_cv);
+	pthread_cond_init(&ex->reap_cv, NULL);
+	if (pthread_create(&ex->reaper, NULL, reaper_main, ex) != 0) {
+		(void)snprintf(err, errlen, "cannot start the reaper thread");
+		executor_destroy(ex);
+		return -EAGAIN;
+	}
+	ex->reaper_started = true;
+	*out = ex;
+	return 0;
+}
+
+/* Takes a slot, waiting in the queue if need be. Called with mu held. */
+static int admit(struct executor *ex, char *err, size_t errlen)
+{
+	struct waiter w = { .granted = false };
+	struct timespec until;
+	int rc = 0;
+
+	if (ex->stopping) {
+		(void)snprintf(err, errlen, "The service is shutting down");
+		return -ESHUTDOWN;
+	}
+	if (ex->running < ex->cfg->execution.max_concurrent && !ex->head) {
+		ex->running++;
+		return 0;
+	}
+	if (ex->queued >= ex->cfg->execution.queue_size) {
+		(void)snprintf(err, errlen,
+			       "Too many executions: %d running and %d waiting; retry later",
+			       ex->running, ex->queued);
+		return -EAGAIN;
+	}
+	cond_init_monotonic(&w.cv);
+	if (ex->tail)
+		ex->tail->next = &w;
+	else
+		ex->head = &w;
+	ex->tail = &w;
+	ex->queued++;
+	(void)clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += ex->cfg->execution.queue_timeout_seconds;
+	while (!w.granted && !ex->stopping && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&w.cv, &ex->mu, &until);
+	if (!w.granted) {
+		/* Leave the queue (it is short: a linear unlink is fine). */
+		struct waiter **pp = &ex->head, *prev = NULL;
+		while (*pp && *pp != &w) {
+			prev = *pp;
+			pp = &(*pp)->next;
+		}
+		if (*pp)
+			*pp = w.next;
+		if (ex->tail == &w)
+			ex->tail = prev;
+		ex->queued--;
+	}
+	pthread_cond_destroy(&w.cv);
+	if (w.granted)
+		return 0;
+	if (ex->stopping) {
+		(void)snprintf(err, errlen, "The service is shutting down");
+		return -ESHUTDOWN;
+	}
+	(void)snprintf(err, errlen, "No execution slot became free within %d s; retry later",
+		       ex->cfg->execution.queue_timeout_seconds);
+	return -ETIMEDOUT;
+}
+
+/* Gives the slot to the first waiter, or frees it. Called with mu held. */
+static void release(struct executor *ex)
+{
+	struct waiter *w = ex->head;
+
+	if (w && !ex->stopping) {
+		ex->head = w->next;
+		if (!ex->head)
+			ex->tail = NULL;
+		ex->queued--;
+		w->granted = true; /* the slot passes on: running is unchanged */
+		pthread_cond_signal(&w->cv);
+		return;
+	}
+	ex->running--;
+	pthread_cond_broadcast(&ex->idle_cv);
+}
+
+/* Appends a line to res->error (which ends up shown to the user). */
+static void append_error_line(struct exec_result *res, const char *line)
+{
+	size_t add = strlen(line), sep = res->error_len && res->error[res->error_len - 1] != '\n';
+	char *grown = realloc(res->error, res->error_len + sep + add + 2);
+
+	if (!grown)
+		return;
+	res->error = grown;
+	if (sep)
+		res->error[res->error_len++] = '\n';
+	memcpy(res->error + res->error_len, line, add);
+	res->error_len += add;
+	res->error[res->error_len++] = '\n';
+	res->error[res->error_len] = '\0';
+}
+
+static void fmt_bytes(long n, char *out, size_t len)
+{
+	if (n >= CXD_MIB && n % CXD_MIB == 0)
+		(void)snprintf(out, len, "%ld MiB", n / CXD_MIB);
+	else if (n >= CXD_KIB && n % CXD_KIB == 0)
+		(void)snprintf(out, len, "%ld KiB", n / CXD_KIB);
+	else
+		(void)snprintf(out, len, "%ld bytes", n);
+}
+
+/* The verdict: success, and the lines that explain an abnormal end. */
+static void verdict(struct executor *ex, const struct sandbox_run *run, int timeout_s,
+		    const char *why, struct exec_result *res)
+{
+	char line[CXD_ERR_MAX * 3], size[32];
+
+	if (run->notes[0])
+		append_error_line(res, run->notes);
+	if (why[0])
+		append_error_line(res, why);
+	if (res->timed_out) {
+		res->exit_code = -1;
+		(void)snprintf(line, sizeof(line),
+			       "Execution timed out: the time limit of %d seconds was reached and "
+			       "the code was stopped", timeout_s);
+		append_error_line(res, line);
+	} else if (res->oom_killed) {
+		fmt_bytes(ex->cfg->limits.memory_bytes, size, sizeof(size));
+		(void)snprintf(line, sizeof(line),
+			       "Execution killed: the memory limit of %s was exceeded", size);
+		append_error_line(res, line);
+	} else if (res->output_truncated && res->exit_code == -1) {
+		fmt_bytes(ex->cfg->output.max_stdout_bytes, size, sizeof(size));
+		(void)snprintf(line, sizeof(line),
+			       "Execution stopped: the output reached its limit of %s per stream",
+			       size);
+		append_error_line(res, line);
+	}
+	res->success = res->exit_code == 0 && !res->timed_out && !res->oom_killed && !why[0];
+}
+
+int executor_run(struct executor *ex, const struct exec_request *req, const char *exec_id,
+		 int client_fd, struct exec_result *res, char *err, size_t errlen)
+{
+	int timeout_s = req->timeout_seconds > 0 ? req->timeout_seconds
+						 : ex->cfg->execution.timeout_seconds;
+	struct sandbox_run run = {
+		.req = req, .exec_id = exec_id, .timeout_ms = timeout_s * 1000,
+		.client_fd = client_fd, .stop_fd = ex->stop_fd,
+	};
+	int rc;
+
+	pthread_mutex_lock(&ex->mu);
+	rc = admit(ex, err, errlen);
+	pthread_mutex_unlock(&ex->mu);
+	if (rc != 0)
+		return rc;
+	rc = sandbox_run(ex->sb, &run, res, err, errlen);
+	if (run.container_id[0])
+		reap(ex, run.container_id, exec_id);
+	pthread_mutex_lock(&ex->mu);
+	release(ex);
+	pthread_mutex_unlock(&ex->mu);
+	if (rc == 0) {
+		verdict(ex, &run, timeout_s, err, res);
+		log_info(exec_id, "exit_code=%d success=%s timed_out=%s oom_killed=%s "
+			 "output_truncated=%s duration_ms=%ld files=%zu",
+			 res->exit_code, res->success ? "true" : "false",
+			 res->timed_out ? "true" : "false", res->oom_killed ? "true" : "false",
+			 res->output_truncated ? "true" : "false", res->duration_ms, res->nfiles);
+	} else {
+		exec_result_free(res);
+		log_warn(exec_id, "execution not run: %s", err);
+	}
+	return rc;
+}
+
+int executor_retry_after(const struct executor *ex)
+{
+	int t = ex->cfg->execution.timeout_seconds / 4;
+
+	return t < 1 ? 1 : t > 30 ? 30 : t;
+}
+
+int executor_health(struct executor *ex, char *msg, size_t msglen)
+{
+	long now = now_ms();
+	int rc;
+
+	pthread_mutex_lock(&ex->health_mu);
+	if (!ex->health_at || now - ex->health_at > HEALTH_CACHE_MS) {
+		ex->health_rc = sandbox_check(ex->sb, ex->health_msg, sizeof(ex->health_msg));
+		ex->health_at = now_ms();
+	}
+	rc = ex->health_rc;
+	(void)snprintf(msg, msglen, "%s", ex->health_msg);
+	pthread_mutex_unlock(&ex->health_mu);
+	return rc;
+}
+
+/* Waits until nothing runs or until the monotonic deadline; mu held. */
+static void wait_idle(struct executor *ex, time_t deadline_s)
+{
+	struct timespec until = { .tv_sec = deadline_s };
+	int rc = 0;
+
+	while (ex->running > 0 && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&ex->idle_cv, &ex->mu, &until);
+}
+
+void executor_shutdown(struct executor *ex, int grace_seconds)
+{
+	struct timespec now;
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&ex->mu);
+	ex->stopping = true;
+	for (struct waiter *w = ex->head; w; w = w->next)
+		pthread_cond_signal(&w->cv);
+	if (ex->running > 0)
+		log_info(NULL, "shutdown: waiting up to %d s for %d running execution(s)",
+			 grace_seconds, ex->running);
+	(void)clock_gettime(CLOCK_MONOTONIC, &now);
+	wait_idle(ex, now.tv_sec + grace_seconds);
+	if (ex->running > 0) {
+		log_warn(NULL, "shutdown: stopping %d execution(s) after the grace period",
+			 ex->running);
+		(void)!write(ex->stop_fd, &one, sizeof(one));
+		wait_idle(ex, now.tv_sec + grace_seconds + CANCEL_WAIT_S);
+	}
+	ex->reaper_exit = true;
+	pthread_cond_signal(&ex->reap_cv);
+	pthread_mutex_unlock(&ex->mu);
+	if (ex->reaper_started) {
+		pthread_join(ex->reaper, NULL);
+		ex->reaper_started = false;
+	}
+}
+
+void executor_destroy(struct executor *ex)
+{
+	if (!ex)
+		return;
+	if (ex->reaper_started)
+		executor_shutdown(ex, 0);
+	close(ex->stop_fd);
+	pthread_cond_destroy(&ex->idle_cv);
+	pthread_cond_destroy(&ex->reap_cv);
+	pthread_mutex_destroy(&ex->mu);
+	pthread_mutex_destroy(&ex->health_mu);
+	free(ex);
+}

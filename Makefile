@@ -77,8 +77,8 @@ $(BUILD)/obj $(BUILD)/gen $(BUILD)/tools $(BUILD)/tests:
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBOBJS) | $(BUILD)/tests
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -o $@ $< $(LIBOBJS) $(ALL_LDFLAGS) $(PKG_LIBS) $(CHECK_LIBS)
 
-$(BUILD)/tests/integ_test_%: tests/integration/test_%.c $(INTEG_HELP) $(wildcard tests/integration/*.h) | $(BUILD)/tests
-	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests/integration -o $@ $< $(INTEG_HELP) \
+$(BUILD)/tests/integ_test_%: tests/integration/test_%.c $(INTEG_HELP) $(wildcard tests/integration/*.h) $(LIBOBJS) | $(BUILD)/tests
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests/integration -o $@ $< $(INTEG_HELP) $(LIBOBJS) \
 	    $(ALL_LDFLAGS) $(PKG_LIBS) $(CHECK_LIBS)
 
 # Installs missing packages, starts a Docker engine if none answers, builds

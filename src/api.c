@@ -390,10 +390,9 @@ void api_execute(void *ctx, const struct http_request *req, struct http_response
 		respond_validation(resp, errors);
 		return;
 	}
-	exec_id_new(id);
-	memcpy(resp->execution_id, id, sizeof(id));
 	rc = executor_run(api->executor, &er, id, req->client_fd, &res, err, sizeof(err));
 	exec_request_free(&er);
+	memcpy(resp->execution_id, id, sizeof(id));
 	switch (rc) {
 	case 0:
 		respond_json(resp, 200, api_render_result(&res, id));
@@ -412,7 +411,9 @@ void api_execute(void *ctx, const struct http_request *req, struct http_response
 		http_response_detail(resp, 503, "The client went away; the execution was stopped");
 		break;
 	default:
-		log_warn(id, "execution failed: %s", err);
+		if (!id[0])
+			exec_id_new(id); /* refused before a container had one */
+		memcpy(resp->execution_id, id, sizeof(id));
 		respond_failure(resp, id, err[0] ? err : "Execution failed");
 		break;
 	}

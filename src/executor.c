@@ -20,6 +20,7 @@
 
 #include "codeexecd/executor.h"
 #include "codeexecd/log.h"
+#include "codeexecd/pool.h"
 
 #define HEALTH_CACHE_MS 1000
 #define REMOVE_ATTEMPTS 3
@@ -40,6 +41,7 @@ struct reap_item {
 struct executor {
 	const struct config *cfg;
 	struct sandbox *sb;
+	struct pool *pool;
 	int stop_fd;                 /* eventfd: readable once runs must end */
 
 	pthread_mutex_t mu;          /* guards everything below */
@@ -136,6 +138,15 @@ static void reap(struct executor *ex, const char *container_id, const char *exec
 	pthread_mutex_unlock(&ex->mu);
 }
 
+/* Closes a slot and queues its container for removal. */
+static void discard_slot(void *ctx, struct sandbox_slot *slot)
+{
+	struct executor *ex = ctx;
+
+	reap(ex, sandbox_slot_container(slot), sandbox_slot_exec_id(slot));
+	sandbox_slot_close(slot);
+}
+
 int executor_create(struct executor **out, const struct config *cfg, struct sandbox *sb,
 		    char *err, size_t errlen)
 {
@@ -161,6 +172,10 @@ int executor_create(struct executor **out, const struct config *cfg, struct sand
 		return -EAGAIN;
 	}
 	ex->reaper_started = true;
+	if (pool_create(&ex->pool, cfg, sb, discard_slot, ex, err, errlen) != 0) {
+		executor_destroy(ex);
+		return -EAGAIN;
+	}
 	*out = ex;
 	return 0;
 }
@@ -298,40 +313,78 @@ static void verdict(struct executor *ex, const struct sandbox_run *run, int time
 	res->success = res->exit_code == 0 && !res->timed_out && !res->oom_killed && !why[0];
 }
 
-int executor_run(struct executor *ex, const struct exec_request *req, const char *exec_id,
-		 int client_fd, struct exec_result *res, char *err, size_t errlen)
+/* A ready container from the pool, or a new one. */
+static int get_slot(struct executor *ex, struct sandbox_slot **slot, bool *pooled, char *err,
+		    size_t errlen)
+{
+	char id[CXD_EXEC_ID_LEN + 1];
+
+	*slot = pool_take(ex->pool);
+	*pooled = *slot != NULL;
+	if (*slot)
+		return 0;
+	exec_id_new(id);
+	return sandbox_slot_open(ex->sb, id, slot, err, errlen);
+}
+
+static void log_slot(const struct sandbox_slot *slot, bool pooled)
+{
+	long create, attach, start;
+
+	sandbox_slot_timings(slot, &create, &attach, &start);
+	log_debug(sandbox_slot_exec_id(slot),
+		  "container %.12s (%s): create %ld ms, attach %ld ms, start %ld ms",
+		  sandbox_slot_container(slot), pooled ? "from the pool" : "started for it", create,
+		  attach, start);
+}
+
+static void log_outcome(const char *exec_id, const struct exec_result *res)
+{
+	log_info(exec_id, "exit_code=%d success=%s timed_out=%s oom_killed=%s "
+		 "output_truncated=%s duration_ms=%ld files=%zu",
+		 res->exit_code, res->success ? "true" : "false",
+		 res->timed_out ? "true" : "false", res->oom_killed ? "true" : "false",
+		 res->output_truncated ? "true" : "false", res->duration_ms, res->nfiles);
+}
+
+int executor_run(struct executor *ex, const struct exec_request *req,
+		 char exec_id[CXD_EXEC_ID_LEN + 1], int client_fd, struct exec_result *res,
+		 char *err, size_t errlen)
 {
 	int timeout_s = req->timeout_seconds > 0 ? req->timeout_seconds
 						 : ex->cfg->execution.timeout_seconds;
 	struct sandbox_run run = {
-		.req = req, .exec_id = exec_id, .timeout_ms = timeout_s * 1000,
+		.req = req, .timeout_ms = timeout_s * 1000,
 		.client_fd = client_fd, .stop_fd = ex->stop_fd,
 	};
+	struct sandbox_slot *slot = NULL;
+	bool pooled;
 	int rc;
 
+	exec_id[0] = '\0';
 	pthread_mutex_lock(&ex->mu);
 	rc = admit(ex, err, errlen);
 	pthread_mutex_unlock(&ex->mu);
 	if (rc != 0)
 		return rc;
-	rc = sandbox_run(ex->sb, &run, res, err, errlen);
-	if (run.container_id[0])
-		reap(ex, run.container_id, exec_id);
+	rc = get_slot(ex, &slot, &pooled, err, errlen);
+	if (rc == 0) {
+		(void)snprintf(exec_id, CXD_EXEC_ID_LEN + 1, "%s", sandbox_slot_exec_id(slot));
+		log_slot(slot, pooled);
+		rc = sandbox_run(ex->sb, slot, &run, res, err, errlen);
+		discard_slot(ex, slot); /* removed after the answer, by the reaper */
+	}
 	pthread_mutex_lock(&ex->mu);
 	release(ex);
 	pthread_mutex_unlock(&ex->mu);
-	if (rc == 0) {
-		verdict(ex, &run, timeout_s, err, res);
-		log_info(exec_id, "exit_code=%d success=%s timed_out=%s oom_killed=%s "
-			 "output_truncated=%s duration_ms=%ld files=%zu",
-			 res->exit_code, res->success ? "true" : "false",
-			 res->timed_out ? "true" : "false", res->oom_killed ? "true" : "false",
-			 res->output_truncated ? "true" : "false", res->duration_ms, res->nfiles);
-	} else {
+	if (rc != 0) {
 		exec_result_free(res);
-		log_warn(exec_id, "execution not run: %s", err);
+		log_warn(exec_id[0] ? exec_id : NULL, "execution not run: %s", err);
+		return rc;
 	}
-	return rc;
+	verdict(ex, &run, timeout_s, err, res);
+	log_outcome(exec_id, res);
+	return 0;
 }
 
 int executor_retry_after(const struct executor *ex)
@@ -387,6 +440,11 @@ void executor_shutdown(struct executor *ex, int grace_seconds)
 		(void)!write(ex->stop_fd, &one, sizeof(one));
 		wait_idle(ex, now.tv_sec + grace_seconds + CANCEL_WAIT_S);
 	}
+	pthread_mutex_unlock(&ex->mu);
+	/* Ready containers go to the reaper too, before it drains and ends. */
+	pool_destroy(ex->pool);
+	ex->pool = NULL;
+	pthread_mutex_lock(&ex->mu);
 	ex->reaper_exit = true;
 	pthread_cond_signal(&ex->reap_cv);
 	pthread_mutex_unlock(&ex->mu);

@@ -1,5 +1,6 @@
-/* The sandbox: one fresh, hardened container per execution, and the run
- * protocol that moves the job in and the results out.
+/* The sandbox: one fresh, hardened container per execution (this file: the
+ * container spec, starting a container, health, cleanup), and the run
+ * protocol that moves the job in and the results out (sandbox_run.c).
  *
  * Why a stream and not the archive API: the container's root filesystem is
  * read-only and its writable places are tmpfs mounts, so PUT /archive is
@@ -17,7 +18,6 @@
  * container's word. */
 #include <errno.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,58 +26,17 @@
 
 #include <cjson/cJSON.h>
 
-#include "codeexecd/archive.h"
-#include "codeexecd/demux.h"
 #include "codeexecd/docker.h"
 #include "codeexecd/embedded.h"
-#include "codeexecd/protocol.h"
 #include "codeexecd/sandbox.h"
-#include "codeexecd/utf8.h"
+
+#include "sandbox_internal.h"
 
 #define LABEL_MANAGED "io.codeexecd.managed"
 #define LABEL_INSTANCE "io.codeexecd.instance"
 #define LABEL_EXECUTION "io.codeexecd.execution"
-#define DIAG_MAX 4096          /* the runner's own stderr we keep */
-#define NOTES_MAX 4096         /* 'W' notes we keep */
-#define READ_CHUNK 65536
-#define KILL_WAIT_MS 3000      /* for the engine to report a dead runner's state */
 
-struct sandbox {
-	const struct config *cfg;
-	struct docker *docker;
-	char instance[160];
-};
-
-/* A buffer that never grows past max; what does not fit is dropped. */
-struct capbuf {
-	char *data;
-	size_t len, cap, max;
-};
-
-/* Appends what fits; returns false when something was dropped. */
-static bool capbuf_append(struct capbuf *b, const void *data, size_t len)
-{
-	size_t take = len <= b->max - b->len ? len : b->max - b->len;
-
-	if (take > 0 && b->len + take > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		while (cap < b->len + take)
-			cap *= 2;
-		if (cap > b->max)
-			cap = b->max;
-		char *grown = realloc(b->data, cap);
-		if (!grown)
-			return false;
-		b->data = grown;
-		b->cap = cap;
-	}
-	if (take > 0)
-		memcpy(b->data + b->len, data, take);
-	b->len += take;
-	return take == len;
-}
-
-static long now_ms(void)
+long sandbox_now_ms(void)
 {
 	struct timespec ts;
 
@@ -285,242 +244,21 @@ out:
 	return text;
 }
 
-/* ---- one run ---------------------------------------------------------- */
-
-struct run_state {
-	const struct config *cfg;
-	struct demux dm;
-	struct proto_reader pr;
-	struct capbuf out, err, diag, notes;
-	struct exec_result *res;
-	bool done;             /* the status record arrived */
-	bool capped;           /* stdout or stderr reached its cap */
-	bool proto_error;
-	int exit_code;
-	int signal;
-	bool runner_oom;
-	char files_err[CXD_ERR_MAX];
-};
-
-static int parse_status(struct run_state *st, const uint8_t *data, size_t len)
-{
-	cJSON *obj = cJSON_ParseWithLength((const char *)data, len);
-	const cJSON *code = cJSON_GetObjectItemCaseSensitive(obj, "exit_code");
-	const cJSON *sig = cJSON_GetObjectItemCaseSensitive(obj, "signal");
-	const cJSON *oom = cJSON_GetObjectItemCaseSensitive(obj, "oom_kill");
-
-	if (!cJSON_IsNumber(code) || code->valuedouble < 0 || code->valuedouble > 255) {
-		cJSON_Delete(obj);
-		return -EPROTO;
-	}
-	st->exit_code = code->valueint;
-	st->signal = cJSON_IsNumber(sig) ? sig->valueint : 0;
-	st->runner_oom = cJSON_IsTrue(oom);
-	st->done = true;
-	cJSON_Delete(obj);
-	return 0;
-}
-
-static int read_files(struct run_state *st, const uint8_t *data, size_t len)
-{
-	const struct config *cfg = st->cfg;
-	const char *patterns[sizeof(cfg->output.include.items) / sizeof(cfg->output.include.items[0])];
-	struct archive_out_limits lim = {
-		.max_files = (size_t)cfg->output.max_files,
-		.max_file_bytes = (size_t)cfg->output.max_file_bytes,
-		.max_total_bytes = (size_t)cfg->output.max_total_bytes,
-		.include = patterns,
-		.ninclude = cfg->output.include.n,
-	};
-	bool truncated = false;
-
-	if (len == 0 || st->res->files)
-		return 0;
-	for (size_t i = 0; i < cfg->output.include.n; i++)
-		patterns[i] = cfg->output.include.items[i];
-	if (archive_read_outputs(data, len, &lim, &st->res->files, &st->res->nfiles, &truncated,
-				 st->files_err, sizeof(st->files_err)) != 0)
-		truncated = true;
-	if (truncated)
-		st->res->output_truncated = true;
-	return 0;
-}
-
-static int on_record(void *ctx, enum proto_type type, const uint8_t *data, size_t len)
-{
-	struct run_state *st = ctx;
-
-	switch (type) {
-	case PROTO_STDOUT:
-		if (!capbuf_append(&st->out, data, len)) {
-			st->capped = true;
-			return 1;
-		}
-		return 0;
-	case PROTO_STDERR:
-		if (!capbuf_append(&st->err, data, len)) {
-			st->capped = true;
-			return 1;
-		}
-		return 0;
-	case PROTO_NOTE:
-		(void)capbuf_append(&st->notes, data, len);
-		(void)capbuf_append(&st->notes, "\n", 1);
-		st->res->output_truncated = true; /* notes say what was left out */
-		return 0;
-	case PROTO_FILES:
-		return read_files(st, data, len);
-	case PROTO_STATUS:
-		return parse_status(st, data, len) == 0 ? 0 : -EPROTO;
-	}
-	return -EPROTO;
-}
-
-static int on_frame(void *ctx, enum demux_stream stream, const uint8_t *data, size_t len)
-{
-	struct run_state *st = ctx;
-
-	if (stream == DEMUX_STDERR) {
-		(void)capbuf_append(&st->diag, data, len);
-		return 0;
-	}
-	if (stream != DEMUX_STDOUT)
-		return -EPROTO;
-	return proto_feed(&st->pr, data, len, on_record, st);
-}
-
-enum run_end { END_DONE, END_EOF, END_TIMEOUT, END_CAPPED, END_PROTO, END_CANCEL, END_IO };
-
-/* Reads everything the stream has now. Returns -EAGAIN to keep waiting,
- * or how the run ended. */
-static int drain(struct docker_stream *s, struct run_state *st)
-{
-	uint8_t buf[READ_CHUNK];
-
-	for (;;) {
-		ssize_t n = docker_stream_read(s, buf, sizeof(buf));
-		if (n == -EAGAIN)
-			return -EAGAIN;
-		if (n == 0)
-			return END_EOF;
-		if (n < 0)
-			return END_IO;
-		int rc = demux_feed(&st->dm, buf, (size_t)n, on_frame, st);
-		if (st->capped)
-			return END_CAPPED;
-		if (rc != 0)
-			return END_PROTO;
-		if (st->done)
-			return END_DONE;
-	}
-}
-
-/* Waits for the run to end: the status record, end of stream, the deadline,
- * an output cap, the client going away or a shutdown. */
-static enum run_end wait_run(struct docker_stream *s, struct run_state *st,
-			     const struct sandbox_run *run, long deadline)
-{
-	struct pollfd fds[3] = {
-		{ .fd = docker_stream_fd(s), .events = POLLIN },
-		{ .fd = run->client_fd, .events = POLLRDHUP },
-		{ .fd = run->stop_fd, .events = POLLIN },
-	};
-
-	for (;;) {
-		int rc = drain(s, st);
-		if (rc != -EAGAIN)
-			return (enum run_end)rc;
-		long left = deadline - now_ms();
-		if (left <= 0)
-			return END_TIMEOUT;
-		rc = poll(fds, 3, (int)(left > 60000 ? 60000 : left));
-		if (rc < 0 && errno != EINTR)
-			return END_IO;
-		if (fds[1].revents & (POLLRDHUP | POLLHUP | POLLERR))
-			return END_CANCEL;
-		if (fds[2].revents & POLLIN)
-			return END_CANCEL;
-	}
-}
-
-/* The job: job.json (the output limits, for the runner's own courtesy),
- * main.py, stdin and files/<name>, as a tar behind the 12-byte header. */
-static int pack_job(const struct config *cfg, const struct exec_request *req,
-		    unsigned char **job, size_t *len, char *err, size_t errlen)
-{
-	struct archive_member *m = calloc(req->nfiles + 3, sizeof(*m));
-	char **names = calloc(req->nfiles + 1, sizeof(*names));
-	cJSON *params = cJSON_CreateObject(), *inc;
-	char *params_text = NULL;
-	size_t n = 0;
-	int rc = -ENOMEM;
-
-	if (!m || !names || !params)
-		goto out;
-	cJSON_AddNumberToObject(params, "max_files", cfg->output.max_files);
-	cJSON_AddNumberToObject(params, "max_file_bytes", (double)cfg->output.max_file_bytes);
-	cJSON_AddNumberToObject(params, "max_total_bytes", (double)cfg->output.max_total_bytes);
-	inc = cJSON_AddArrayToObject(params, "include");
-	for (size_t i = 0; i < cfg->output.include.n; i++)
-		cJSON_AddItemToArray(inc, cJSON_CreateString(cfg->output.include.items[i]));
-	params_text = cJSON_PrintUnformatted(params);
-	if (!params_text)
-		goto out;
-	m[n++] = (struct archive_member){ "job.json", params_text, strlen(params_text) };
-	m[n++] = (struct archive_member){ "main.py", req->code, req->code_len };
-	if (req->stdin_data)
-		m[n++] = (struct archive_member){ "stdin", req->stdin_data, req->stdin_len };
-	for (size_t i = 0; i < req->nfiles; i++) {
-		if (asprintf(&names[i], "files/%s", req->files[i].name) < 0) {
-			names[i] = NULL;
-			goto out;
-		}
-		m[n++] = (struct archive_member){ names[i], req->files[i].data, req->files[i].len };
-	}
-	rc = archive_pack(m, n, job, len, err, errlen);
-out:
-	for (size_t i = 0; names && i < req->nfiles; i++)
-		free(names[i]);
-	free(names);
-	free(m);
-	free(params_text);
-	cJSON_Delete(params);
-	return rc;
-}
-
-static int send_job(struct docker_stream *s, const struct config *cfg,
-		    const struct exec_request *req, int timeout_ms, char *err, size_t errlen)
-{
-	unsigned char *job = NULL;
-	char head[PROTO_JOB_HEADER_LEN];
-	size_t len = 0;
-	int rc;
-
-	rc = pack_job(cfg, req, &job, &len, err, errlen);
-	if (rc != 0)
-		return rc;
-	proto_job_header(head, len);
-	rc = docker_stream_write_all(s, head, sizeof(head), timeout_ms);
-	if (rc == 0)
-		rc = docker_stream_write_all(s, job, len, timeout_ms);
-	free(job);
-	return rc;
-}
 
 /* Creates the container (pulling the image first if so configured). */
-static int create_container(struct sandbox *sb, struct sandbox_run *run, char *err,
+static int create_container(struct sandbox *sb, struct sandbox_slot *slot, char *err,
 			    size_t errlen)
 {
-	char *spec = sandbox_container_spec(sb->cfg, sb->instance, run->exec_id);
+	char *spec = sandbox_container_spec(sb->cfg, sb->instance, slot->exec_id);
 	int rc;
 
 	if (!spec)
 		return -ENOMEM;
-	rc = docker_container_create(sb->docker, NULL, spec, run->container_id, err, errlen);
+	rc = docker_container_create(sb->docker, NULL, spec, slot->container_id, err, errlen);
 	if (rc == -ENOENT) {
 		rc = sandbox_ensure_image(sb, err, errlen);
 		if (rc == 0)
-			rc = docker_container_create(sb->docker, NULL, spec, run->container_id, err,
+			rc = docker_container_create(sb->docker, NULL, spec, slot->container_id, err,
 						     errlen);
 		else if (rc != -EHOSTUNREACH)
 			rc = -ENOENT;
@@ -529,130 +267,76 @@ static int create_container(struct sandbox *sb, struct sandbox_run *run, char *e
 	return rc;
 }
 
-/* Fills res from a finished run state. */
-static void fill_result(struct sandbox *sb, struct sandbox_run *run, struct run_state *st,
-			enum run_end end, struct exec_result *res)
+int sandbox_slot_open(struct sandbox *sb, const char *exec_id, struct sandbox_slot **out,
+		      char *err, size_t errlen)
 {
-	struct docker_state ds = { 0 };
-	char err[CXD_ERR_MAX];
-
-	res->exit_code = -1;
-	if (end == END_DONE) {
-		res->exit_code = st->exit_code;
-		/* SIGKILL from inside: the memory limit, if the engine agrees. */
-		if (st->signal == SIGKILL &&
-		    (st->runner_oom ||
-		     (docker_container_inspect(sb->docker, run->container_id, &ds, err,
-					       sizeof(err)) == 0 && ds.oom_killed)))
-			res->oom_killed = true;
-	} else if (end == END_EOF) {
-		/* The runner itself died: ask the engine why. */
-		int code = -1;
-		(void)docker_container_wait(sb->docker, run->container_id, KILL_WAIT_MS, &code, err,
-					    sizeof(err));
-		if (docker_container_inspect(sb->docker, run->container_id, &ds, err,
-					     sizeof(err)) == 0)
-			res->oom_killed = ds.oom_killed;
-	}
-	res->timed_out = end == END_TIMEOUT;
-	if (end == END_CAPPED)
-		res->output_truncated = true;
-	res->output = utf8_sanitize(st->out.data ? st->out.data : "", st->out.len,
-				    &res->output_len);
-	res->error = utf8_sanitize(st->err.data ? st->err.data : "", st->err.len,
-				   &res->error_len);
-}
-
-/* What the runner said about itself and the files it left out, for the
- * executor's error text. */
-static void run_notes(const struct run_state *st, char *notes, size_t len)
-{
-	int n = snprintf(notes, len, "%.*s", (int)st->notes.len, st->notes.data ? st->notes.data : "");
-
-	if (st->files_err[0] && n >= 0 && (size_t)n < len)
-		n += snprintf(notes + n, len - (size_t)n, "output files: %s\n", st->files_err);
-	if (st->diag.len && n >= 0 && (size_t)n < len)
-		(void)snprintf(notes + n, len - (size_t)n, "%.*s", (int)st->diag.len, st->diag.data);
-}
-
-static void run_state_init(struct run_state *st, const struct config *cfg,
-			   struct exec_result *res)
-{
-	struct proto_limits lim = {
-		.chunk_max = CXD_RECORD_CHUNK_MAX,
-		.files_max = (size_t)cfg->output.max_total_bytes + 4 * CXD_MIB,
-		.status_max = CXD_RECORD_STATUS_MAX,
-	};
-
-	memset(st, 0, sizeof(*st));
-	st->cfg = cfg;
-	st->res = res;
-	st->out.max = (size_t)cfg->output.max_stdout_bytes;
-	st->err.max = (size_t)cfg->output.max_stderr_bytes;
-	st->diag.max = DIAG_MAX;
-	st->notes.max = NOTES_MAX;
-	demux_init(&st->dm);
-	proto_reader_init(&st->pr, &lim);
-}
-
-static void run_state_free(struct run_state *st)
-{
-	proto_reader_free(&st->pr);
-	free(st->out.data);
-	free(st->err.data);
-	free(st->diag.data);
-	free(st->notes.data);
-}
-
-int sandbox_run(struct sandbox *sb, struct sandbox_run *run, struct exec_result *res,
-		char *err, size_t errlen)
-{
-	struct docker_stream *s = NULL;
-	struct run_state st;
-	enum run_end end;
-	long started, deadline;
+	struct sandbox_slot *slot = calloc(1, sizeof(*slot));
+	char ignored[CXD_ERR_MAX];
+	long t0 = sandbox_now_ms();
 	int rc;
 
-	memset(res, 0, sizeof(*res));
-	run->container_id[0] = '\0';
-	run_state_init(&st, sb->cfg, res);
-	rc = create_container(sb, run, err, errlen);
+	if (!slot)
+		return -ENOMEM;
+	(void)snprintf(slot->exec_id, sizeof(slot->exec_id), "%s", exec_id);
+	rc = create_container(sb, slot, err, errlen);
+	slot->ms_create = sandbox_now_ms() - t0;
 	if (rc != 0)
 		goto out;
-	rc = docker_attach(sb->docker, run->container_id, &s, err, errlen);
+	/* Attach before start, so that no output can be missed. */
+	rc = docker_attach(sb->docker, slot->container_id, &slot->stream, err, errlen);
+	slot->ms_attach = sandbox_now_ms() - t0 - slot->ms_create;
 	if (rc == 0)
-		rc = docker_container_start(sb->docker, run->container_id, err, errlen);
-	if (rc != 0)
-		goto out;
-	started = now_ms();
-	deadline = started + run->timeout_ms;
-	/* A failed write means the runner is gone: its reason follows on the
-	 * stream, so read on. */
-	(void)send_job(s, sb->cfg, run->req, run->timeout_ms, err, errlen);
-	end = wait_run(s, &st, run, deadline);
-	res->duration_ms = now_ms() - started;
-	if (end != END_DONE && end != END_EOF)
-		(void)docker_container_kill(sb->docker, run->container_id, err, errlen);
-	if (end == END_CANCEL) {
-		(void)snprintf(err, errlen, "execution cancelled");
-		rc = -ECANCELED;
-		goto out;
-	}
-	fill_result(sb, run, &st, end, res);
-	if (!res->output || !res->error) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	if (end == END_PROTO || end == END_IO || (end == END_EOF && !res->oom_killed))
-		(void)snprintf(err, errlen, "%s", end == END_PROTO
-			       ? "the sandbox broke the run protocol"
-			       : "the sandbox ended before reporting a result");
-	else
-		err[0] = '\0';
-	run_notes(&st, run->notes, sizeof(run->notes));
-	rc = 0;
+		rc = docker_container_start(sb->docker, slot->container_id, err, errlen);
+	slot->ms_start = sandbox_now_ms() - t0 - slot->ms_create - slot->ms_attach;
+	slot->opened_ms = sandbox_now_ms();
 out:
-	docker_stream_close(s);
-	run_state_free(&st);
-	return rc;
+	if (rc != 0) {
+		if (slot->container_id[0])
+			(void)docker_container_remove(sb->docker, slot->container_id, ignored,
+						      sizeof(ignored));
+		sandbox_slot_close(slot);
+		return rc;
+	}
+	*out = slot;
+	return 0;
+}
+
+bool sandbox_slot_usable(const struct sandbox_slot *slot)
+{
+	struct pollfd p = { .fd = docker_stream_fd(slot->stream), .events = POLLIN | POLLRDHUP };
+
+	/* The runner says nothing before its job: anything readable (its
+	 * death, the engine closing the stream) makes the slot useless. */
+	return p.fd >= 0 && poll(&p, 1, 0) == 0;
+}
+
+const char *sandbox_slot_exec_id(const struct sandbox_slot *slot)
+{
+	return slot->exec_id;
+}
+
+const char *sandbox_slot_container(const struct sandbox_slot *slot)
+{
+	return slot->container_id;
+}
+
+long sandbox_slot_age_ms(const struct sandbox_slot *slot)
+{
+	return sandbox_now_ms() - slot->opened_ms;
+}
+
+void sandbox_slot_timings(const struct sandbox_slot *slot, long *create, long *attach,
+			  long *start)
+{
+	*create = slot->ms_create;
+	*attach = slot->ms_attach;
+	*start = slot->ms_start;
+}
+
+void sandbox_slot_close(struct sandbox_slot *slot)
+{
+	if (!slot)
+		return;
+	docker_stream_close(slot->stream);
+	free(slot);
 }

@@ -43,6 +43,8 @@ struct config {
 		int queue_size;
 		int queue_timeout_seconds;
 		int shutdown_grace_seconds;
+		int pool_size;                  /* started containers kept ready; 0 = none */
+		int pool_max_idle_seconds;      /* a ready container older than this is replaced */
 	} execution;
 	struct {
 		long memory_bytes;              /* MAX_MEMORY, e.g. "512m" */

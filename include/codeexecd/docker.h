@@ -18,6 +18,11 @@
 struct docker;
 struct docker_stream;
 
+/* Process-wide set-up of the HTTP client library: main() calls it once
+ * before any thread starts, and the cleanup once after they all ended. */
+int docker_global_init(void);
+void docker_global_cleanup(void);
+
 /* Where the engine is. host: DOCKER_HOST syntax ("unix:///path",
  * "tcp://host:port"); NULL or "" means unix:///var/run/docker.sock.
  * TLS for tcp:// follows DOCKER_TLS_VERIFY and DOCKER_CERT_PATH from the

@@ -15,12 +15,15 @@ int executor_create(struct executor **out, const struct config *cfg, struct sand
 		    char *err, size_t errlen);
 void executor_destroy(struct executor *ex);
 
-/* Runs req (waiting for a slot if need be). Returns 0 with res filled (the
+/* Runs req (waiting for a slot if need be); exec_id receives the
+ * execution's id ("" when it was refused before one was given). Returns 0
+ * with res filled (the
  * verdict inside res), or: -EAGAIN queue full, -ETIMEDOUT no slot within the
  * queue timeout (both: answer 429), -ESHUTDOWN shutting down, -EHOSTUNREACH
  * engine down (both: 503), -ECANCELED client gone, other codes with err. */
-int executor_run(struct executor *ex, const struct exec_request *req, const char *exec_id,
-		 int client_fd, struct exec_result *res, char *err, size_t errlen);
+int executor_run(struct executor *ex, const struct exec_request *req,
+		 char exec_id[CXD_EXEC_ID_LEN + 1], int client_fd, struct exec_result *res,
+		 char *err, size_t errlen);
 
 /* Seconds a refused client should wait before retrying. */
 int executor_retry_after(const struct executor *ex);

@@ -4,6 +4,7 @@
 #ifndef CODEEXECD_SANDBOX_H
 #define CODEEXECD_SANDBOX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "codeexecd/config.h"
@@ -21,14 +22,30 @@ int sandbox_check(struct sandbox *sb, char *msg, size_t msglen);
 /* Removes containers that carry this daemon's label (left by a crash). */
 int sandbox_cleanup_stale(struct sandbox *sb, int *removed, char *err, size_t errlen);
 
+/* A started container whose runner waits for its job: opened on demand or
+ * ahead of time by the pool. It serves one run; then its container is
+ * removed (sandbox_remove) and the slot closed. */
+struct sandbox_slot;
+
+/* Creates, attaches to and starts a container labelled with exec_id. On
+ * failure nothing is left behind. -ENOENT: the image is missing. */
+int sandbox_slot_open(struct sandbox *sb, const char *exec_id, struct sandbox_slot **out,
+		      char *err, size_t errlen);
+/* False when the container died or the engine closed the stream. */
+bool sandbox_slot_usable(const struct sandbox_slot *slot);
+const char *sandbox_slot_exec_id(const struct sandbox_slot *slot);
+const char *sandbox_slot_container(const struct sandbox_slot *slot);
+long sandbox_slot_age_ms(const struct sandbox_slot *slot);
+void sandbox_slot_timings(const struct sandbox_slot *slot, long *create, long *attach,
+			  long *start);
+/* Closes the stream and frees the slot; the container stays. Accepts NULL. */
+void sandbox_slot_close(struct sandbox_slot *slot);
+
 struct sandbox_run {
 	const struct exec_request *req;
-	const char *exec_id;
 	int timeout_ms;
 	int client_fd;   /* POLLRDHUP/POLLHUP here cancels the run; -1: none */
 	int stop_fd;     /* readable here cancels the run (shutdown); -1: none */
-	/* out: the container to remove afterwards ("" when none was created) */
-	char container_id[CXD_CONTAINER_ID_MAX + 1];
 	/* out: what the runner reported beside the output (files left out,
 	 * its own errors), one per line; "" when nothing */
 	char notes[CXD_ERR_MAX * 2];
@@ -44,14 +61,15 @@ int sandbox_ensure_image(struct sandbox *sb, char *err, size_t errlen);
  * Pure: the unit tests check the hardening in it. */
 char *sandbox_container_spec(const struct config *cfg, const char *instance, const char *exec_id);
 
-/* Runs one execution in a fresh container and fills res. The container is
- * NOT removed; the caller removes run->container_id (after answering).
+/* Runs one execution in the slot's container and fills res. The timeout
+ * counts from the moment the job is sent. The caller closes the slot and
+ * removes its container afterwards (after answering).
  * On return 0, err holds "" or why the run ended abnormally (protocol error,
  * the sandbox died); res->exit_code is -1 unless the code exited by itself.
- * Returns 0 (res filled, the verdict inside), -EHOSTUNREACH (engine down),
- * -ECANCELED (client gone or stop_fd), or another negative code with err. */
-int sandbox_run(struct sandbox *sb, struct sandbox_run *run, struct exec_result *res,
-		char *err, size_t errlen);
+ * Returns 0 (res filled, the verdict inside), -ECANCELED (client gone or
+ * stop_fd), or another negative code with err. */
+int sandbox_run(struct sandbox *sb, struct sandbox_slot *slot, struct sandbox_run *run,
+		struct exec_result *res, char *err, size_t errlen);
 
 /* Force-removes a container; 0 when removed or already gone. */
 int sandbox_remove(struct sandbox *sb, const char *container_id, char *err, size_t errlen);

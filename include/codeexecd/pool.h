@@ -1,0 +1,29 @@
+/* The pool: containers created and started ahead of time, each waiting for
+ * one job, so that an execution skips the engine's create and start (about
+ * 0.2 s of the 0.3 s of a cold run). Every pooled container is still used
+ * once and removed; a filler thread keeps execution.pool_size of them ready
+ * and replaces those older than execution.pool_max_idle_seconds, so a
+ * rebuilt image is picked up. */
+#ifndef CODEEXECD_POOL_H
+#define CODEEXECD_POOL_H
+
+#include <stddef.h>
+
+#include "codeexecd/config.h"
+#include "codeexecd/sandbox.h"
+
+struct pool;
+
+/* Called with a slot the pool gives up (too old, dead, shutdown): the
+ * callee closes it and removes its container. */
+typedef void (*pool_discard_fn)(void *ctx, struct sandbox_slot *slot);
+
+int pool_create(struct pool **out, const struct config *cfg, struct sandbox *sb,
+		pool_discard_fn discard, void *ctx, char *err, size_t errlen);
+/* A ready slot (the caller owns it), or NULL when none is. Never blocks on
+ * the engine. */
+struct sandbox_slot *pool_take(struct pool *p);
+/* Stops the filler and discards every ready slot. Accepts NULL. */
+void pool_destroy(struct pool *p);
+
+#endif

@@ -1,0 +1,962 @@
+/* Configuration: one schema table drives the defaults, the YAML file, the
+ * environment, --set, validation and printing. Only this file calls yaml_*.
+ *
+ * Every setter parses into a union value first and stores only on success,
+ * so a failed key never leaves a half-written field; the file and the
+ * environment work on a copy that replaces *cfg only when all of it is good.
+ * Messages are cut to the caller's buffer: a cut message is still useful. */
+#include "codeexecd/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <yaml.h>
+
+_Static_assert(sizeof(long) >= 8, "sizes up to 1t need a 64-bit long");
+_Static_assert(sizeof(enum log_level) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(enum log_format) == sizeof(int), "enums are stored as int");
+_Static_assert(CXD_INCLUDE_PATTERNS_MAX <= CXD_CORS_ORIGINS_MAX,
+	       "output.include lives in a struct string_list");
+
+#define GIB (1024L * CXD_MIB)
+#define TIB (1024L * GIB)
+#define GOT_MAX 80	/* bytes of a rejected value quoted back in a message */
+#define NAME_MAX_SHOWN 64	/* bytes of an unknown name quoted back */
+
+enum key_type { KEY_INT, KEY_SIZE, KEY_DOUBLE, KEY_BOOL, KEY_STRING, KEY_ENUM, KEY_LIST };
+
+/* One key. min, max and def are doubles: every bound is an integer below
+ * 2^53 or cpus' fraction, so they are exact. For strings min is the least
+ * length (the most is the field's size - 1); for lists max is the number of
+ * entries. The primary environment name is CODEEXECD_<SECTION>_<KEY>. */
+struct key {
+	const char *name;		/* "section.key", also the struct field */
+	enum key_type type;
+	size_t offset;			/* of the field in struct config */
+	size_t size;			/* of that field */
+	double min, max;
+	double def;			/* numbers, booleans, enums (index) */
+	const char *def_text;		/* strings; lists as "a,b" */
+	const char *const *choices;	/* enums: names in enum order; max is the last */
+	const char *alias;		/* the old service's environment name */
+};
+
+static const char *const log_levels[] = { "debug", "info", "warn", "error" };
+static const char *const log_formats[] = { "text", "json" };
+_Static_assert(LOG_DEBUG == 0 && LOG_INFO == 1 && LOG_WARN == 2 && LOG_ERROR == 3,
+	       "log_levels[] is in enum order");
+_Static_assert(LOG_FORMAT_TEXT == 0 && LOG_FORMAT_JSON == 1, "log_formats[] is in enum order");
+
+#define FIELD(t, f) #f, t, offsetof(struct config, f), sizeof(((struct config *)0)->f)
+#define NUM(t, f, lo, hi, d, env) { FIELD(t, f), lo, hi, d, NULL, NULL, env }
+#define STR(f, minlen, d, env)    { FIELD(KEY_STRING, f), minlen, 0, 0, d, NULL, env }
+#define LIST(f, most, d)          { FIELD(KEY_LIST, f), 0, most, 0, d, NULL, NULL }
+#define ENUM(f, names, d) \
+	{ FIELD(KEY_ENUM, f), 0, sizeof names / sizeof names[0] - 1, d, NULL, names, NULL }
+
+static const struct key keys[] = {
+	STR(server.host, 1, "127.0.0.1", "HOST"),
+	NUM(KEY_INT, server.port, 0, 65535, 8080, "PORT"),
+	NUM(KEY_INT, server.max_connections, 1, 65535, 256, NULL),
+	NUM(KEY_INT, server.max_connections_per_ip, 0, 65535, 64, NULL),
+	NUM(KEY_INT, server.idle_timeout_seconds, 1, 3600, 30, NULL),
+	NUM(KEY_SIZE, server.header_memory_bytes, 4 * CXD_KIB, CXD_MIB, CXD_HEADER_MEMORY_DEFAULT,
+	    NULL),
+	NUM(KEY_SIZE, server.max_body_bytes, CXD_KIB, GIB, CXD_BODY_MAX_DEFAULT, NULL),
+	LIST(server.cors_origins, CXD_CORS_ORIGINS_MAX, "*"),
+	STR(docker.host, 0, "", "DOCKER_HOST"),
+	STR(docker.image, 1, "python-sandbox:latest", "DOCKER_IMAGE"),
+	STR(docker.runtime, 0, "", NULL),
+	NUM(KEY_BOOL, docker.pull_missing_image, 0, 1, 0, NULL),
+	NUM(KEY_INT, docker.api_timeout_seconds, 1, 600, 30, NULL),
+	NUM(KEY_INT, execution.timeout_seconds, 1, 86400, 60, "EXECUTION_TIMEOUT"),
+	NUM(KEY_INT, execution.max_timeout_seconds, 1, 86400, 300, NULL),
+	NUM(KEY_INT, execution.max_concurrent, 1, 1024, 4, NULL),
+	NUM(KEY_INT, execution.queue_size, 0, 100000, 32, NULL),
+	NUM(KEY_INT, execution.queue_timeout_seconds, 0, 3600, 30, NULL),
+	NUM(KEY_INT, execution.shutdown_grace_seconds, 0, 3600, 30, NULL),
+	NUM(KEY_INT, execution.pool_size, 0, 64, 2, NULL),
+	NUM(KEY_INT, execution.pool_max_idle_seconds, 1, 86400, 300, NULL),
+	NUM(KEY_SIZE, limits.memory_bytes, 6 * CXD_MIB, TIB, 512 * CXD_MIB, "MAX_MEMORY"),
+	NUM(KEY_DOUBLE, limits.cpus, 0.01, 1024, 1.0, "MAX_CPU"),
+	NUM(KEY_INT, limits.pids, 1, 100000, 50, NULL),
+	NUM(KEY_INT, limits.nofile, 16, 1048576, 256, NULL),
+	NUM(KEY_INT, limits.nproc, 0, 100000, 0, NULL),
+	NUM(KEY_SIZE, limits.fsize_bytes, CXD_MIB, TIB, 64 * CXD_MIB, NULL),
+	NUM(KEY_SIZE, limits.tmp_bytes, CXD_MIB, TIB, 100 * CXD_MIB, NULL),
+	NUM(KEY_SIZE, limits.workdir_bytes, CXD_MIB, TIB, 256 * CXD_MIB, NULL),
+	NUM(KEY_INT, request.max_files, 0, 10000, CXD_REQUEST_FILES_DEFAULT, NULL),
+	NUM(KEY_SIZE, request.max_stdin_bytes, 0, GIB, CXD_STDIN_MAX_DEFAULT, NULL),
+	NUM(KEY_SIZE, output.max_stdout_bytes, CXD_KIB, GIB, CXD_STREAM_MAX_DEFAULT, NULL),
+	NUM(KEY_SIZE, output.max_stderr_bytes, CXD_KIB, GIB, CXD_STREAM_MAX_DEFAULT, NULL),
+	NUM(KEY_INT, output.max_files, 0, 10000, CXD_OUT_FILES_DEFAULT, NULL),
+	NUM(KEY_SIZE, output.max_file_bytes, 0, GIB, CXD_OUT_FILE_MAX_DEFAULT, NULL),
+	NUM(KEY_SIZE, output.max_total_bytes, 0, 4 * GIB, CXD_OUT_TOTAL_MAX_DEFAULT, NULL),
+	LIST(output.include, CXD_INCLUDE_PATTERNS_MAX, "*"),
+	ENUM(log.level, log_levels, LOG_INFO),
+	ENUM(log.format, log_formats, LOG_FORMAT_TEXT),
+};
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+static const char *const sections[] = {
+	"server", "docker", "execution", "limits", "request", "output", "log",
+};
+#define NSECTIONS ((int)(sizeof sections / sizeof sections[0]))
+
+/* Cross-key rules: the first key's value must not exceed the second's. */
+static const struct { const char *lesser, *greater; } rules[] = {
+	{ "execution.timeout_seconds", "execution.max_timeout_seconds" },
+	{ "output.max_file_bytes", "output.max_total_bytes" },
+};
+
+/* A parsed value: the member of the key's type, all at offset 0, so that
+ * store_value can copy k->size bytes of it into the field. */
+union value {
+	int i;				/* KEY_INT, KEY_ENUM (index) */
+	long l;				/* KEY_SIZE */
+	double d;
+	bool b;
+	const char *str;		/* borrowed from the parsed text */
+	struct string_list list;
+};
+
+/* --- names and messages --------------------------------------------------- */
+
+static const void *cfield(const struct config *cfg, const struct key *k)
+{
+	return (const char *)cfg + k->offset;
+}
+
+/* The key's name inside section s, or NULL if it belongs to another one. */
+static const char *short_name(const struct key *k, int s)
+{
+	size_t n = strlen(sections[s]);
+
+	return strncmp(k->name, sections[s], n) == 0 && k->name[n] == '.' ? k->name + n + 1 : NULL;
+}
+
+/* The index of a section (s < 0) or of a key of section s, or -1. */
+static int find(int s, const char *name, size_t len)
+{
+	for (int i = 0; s < 0 && i < NSECTIONS; i++)
+		if (strlen(sections[i]) == len && memcmp(sections[i], name, len) == 0)
+			return i;
+	for (int i = 0; s >= 0 && i < (int)NKEYS; i++) {
+		const char *sn = short_name(&keys[i], s);
+
+		if (sn && strlen(sn) == len && memcmp(sn, name, len) == 0)
+			return i;
+	}
+	return -1;
+}
+
+/* Appends s to the string in buf as far as it fits. */
+static void append(char *buf, size_t len, const char *s)
+{
+	size_t used = strnlen(buf, len);
+
+	if (used + 1 < len)
+		(void)snprintf(buf + used, len - used, "%s", s);
+}
+
+/* body = "<name>: unknown section|key (known ...: a, b, c)" for a section
+ * (s < 0) or a key of section s; name is clipped. */
+static void unknown(int s, const char *name, size_t len, char *body, size_t bodylen)
+{
+	char known[CXD_ERR_MAX];
+	int n = len > NAME_MAX_SHOWN ? NAME_MAX_SHOWN : (int)len;
+
+	known[0] = '\0';
+	for (int i = 0; s < 0 && i < NSECTIONS; i++) {
+		append(known, sizeof known, i ? ", " : "");
+		append(known, sizeof known, sections[i]);
+	}
+	for (size_t i = 0, first = 1; s >= 0 && i < NKEYS; i++) {
+		const char *sn = short_name(&keys[i], s);
+
+		if (sn) {
+			append(known, sizeof known, first ? "" : ", ");
+			append(known, sizeof known, sn);
+			first = 0;
+		}
+	}
+	if (s < 0)
+		(void)snprintf(body, bodylen, "%.*s: unknown section (known sections: %s)",
+			       n, name, known);
+	else
+		(void)snprintf(body, bodylen, "%s.%.*s: unknown key (known keys in %s: %s)",
+			       sections[s], n, name, sections[s], known);
+}
+
+/* Finds "section.key" (len bytes); otherwise body says what is known. */
+static const struct key *lookup(const char *name, size_t len, char *body, size_t bodylen)
+{
+	const char *dot = memchr(name, '.', len);
+	size_t slen = dot ? (size_t)(dot - name) : len;
+	int s = find(-1, name, slen), i;
+
+	if (s < 0 || !dot) {
+		unknown(-1, name, slen, body, bodylen);
+		return NULL;
+	}
+	i = find(s, dot + 1, len - slen - 1);
+	if (i < 0)
+		unknown(s, dot + 1, len - slen - 1, body, bodylen);
+	return i < 0 ? NULL : &keys[i];
+}
+
+/* "512m": the largest binary suffix that divides v exactly. */
+static void format_size(long v, char *buf, size_t len)
+{
+	static const char units[] = "kmgt";
+
+	for (int i = 3; i >= 0; i--) {
+		long unit = 1L << (10 * (i + 1));
+
+		if (v != 0 && v % unit == 0) {
+			(void)snprintf(buf, len, "%ld%c", v / unit, units[i]);
+			return;
+		}
+	}
+	(void)snprintf(buf, len, "%ld", v);
+}
+
+/* What k accepts, after "expected ". */
+static void describe(const struct key *k, char *buf, size_t len)
+{
+	char lo[32], hi[32];
+
+	format_size((long)k->min, lo, sizeof lo);
+	format_size((long)k->max, hi, sizeof hi);
+	switch (k->type) {
+	case KEY_INT:
+		(void)snprintf(buf, len, "an integer from %.0f to %.0f", k->min, k->max);
+		break;
+	case KEY_SIZE:
+		(void)snprintf(buf, len, "a size from %s to %s (bytes, or a number with suffix "
+			       "k, m, g or t)", lo, hi);
+		break;
+	case KEY_DOUBLE:
+		(void)snprintf(buf, len, "a number from %g to %g", k->min, k->max);
+		break;
+	case KEY_BOOL:
+		(void)snprintf(buf, len, "true or false");
+		break;
+	case KEY_STRING:
+		(void)snprintf(buf, len, "a %sstring of at most %zu bytes",
+			       k->min > 0 ? "non-empty " : "", k->size - 1);
+		break;
+	case KEY_ENUM:
+		(void)snprintf(buf, len, "one of ");
+		for (int i = 0; i <= (int)k->max; i++) {
+			append(buf, len, i ? ", " : "");
+			append(buf, len, k->choices[i]);
+		}
+		break;
+	case KEY_LIST:
+		(void)snprintf(buf, len, "a list of at most %.0f strings of 1 to %zu bytes",
+			       k->max, sizeof(((struct string_list *)0)->items[0]) - 1);
+		break;
+	}
+}
+
+/* body = "section.key: expected <what>, got <got>". */
+static void expected(const struct key *k, const char *got, char *body, size_t len)
+{
+	char what[CXD_ERR_MAX / 2];
+
+	describe(k, what, sizeof what);
+	(void)snprintf(body, len, "%s: expected %s, got %s", k->name, what, got);
+}
+
+/* got = the n bytes of text, quoted and clipped. */
+static void quote(const char *text, size_t n, char *got, size_t len)
+{
+	(void)snprintf(got, len, "'%.*s%s'", n > GOT_MAX ? GOT_MAX : (int)n, text,
+		       n > GOT_MAX ? "..." : "");
+}
+
+/* body = "section.key: expected <what>, got '<the n bytes of text>'". */
+static void reject(const struct key *k, const char *text, size_t n, char *body, size_t len)
+{
+	char got[GOT_MAX + 8];
+
+	quote(text, n, got, sizeof got);
+	expected(k, got, body, len);
+}
+
+/* --- parsing one value ---------------------------------------------------- */
+
+/* Digits, and for sizes an optional binary suffix k, m, g or t and an
+ * optional b (Docker's convention: "512m" is 512 MiB). Overflow fails. */
+static int parse_number(const char *s, bool size, long *out)
+{
+	static const char units[] = "kmgt";
+	const char *u;
+	char *end;
+	long v;
+	int shift = 0;
+
+	if (!isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno == ERANGE)
+		return -EINVAL;
+	u = size && *end ? strchr(units, tolower((unsigned char)*end)) : NULL;
+	if (u) {
+		shift = 10 * (int)(u - units + 1);
+		end++;
+	}
+	if (size && (*end == 'b' || *end == 'B'))
+		end++;
+	if (*end != '\0' || v > (LONG_MAX >> shift))
+		return -EINVAL;
+	*out = v << shift;
+	return 0;
+}
+
+static int parse_double(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	if (s[0] == '\0' || s[strspn(s, "0123456789.eE+-")] != '\0')
+		return -EINVAL;
+	v = strtod(s, &end);
+	if (*end != '\0' || !isfinite(v))
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_bool(const char *s, bool *out)
+{
+	static const char *const names[] = { "false", "true", "no", "yes", "off", "on", "0", "1" };
+
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		if (strcasecmp(s, names[i]) == 0) {
+			*out = i % 2;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/* Adds one entry of n bytes (not NUL-terminated) to a list of key k. */
+static int list_add(struct string_list *list, const struct key *k, const char *s, size_t n)
+{
+	if (list->n >= (size_t)k->max || n == 0 || n >= sizeof list->items[0] ||
+	    memchr(s, '\0', n))
+		return -EINVAL;
+	memcpy(list->items[list->n], s, n);
+	list->items[list->n][n] = '\0';
+	list->n++;
+	return 0;
+}
+
+/* "a, b,c" -> three entries; "" (or blanks) -> none; an empty entry fails. */
+static int parse_list(const struct key *k, const char *text, struct string_list *list)
+{
+	const char *p = text;
+
+	memset(list, 0, sizeof *list);
+	if (text[strspn(text, " \t")] == '\0')
+		return 0;
+	for (;;) {
+		const char *end = p + strcspn(p, ",");
+		const char *last = end;
+
+		p += strspn(p, " \t");
+		while (last > p && (last[-1] == ' ' || last[-1] == '\t'))
+			last--;
+		if (list_add(list, k, p, (size_t)(last - p)) < 0)
+			return -EINVAL;
+		if (*end == '\0')
+			return 0;
+		p = end + 1;
+	}
+}
+
+/* Parses text as k's type and checks its range; stores nothing. */
+static int parse_value(const struct key *k, const char *text, union value *v)
+{
+	long n = -1;
+
+	switch (k->type) {
+	case KEY_INT:
+	case KEY_SIZE:
+		if (parse_number(text, k->type == KEY_SIZE, &n) < 0 || n < k->min || n > k->max)
+			return -EINVAL;
+		if (k->type == KEY_INT)
+			v->i = (int)n;
+		else
+			v->l = n;
+		return 0;
+	case KEY_DOUBLE:
+		return parse_double(text, &v->d) == 0 && v->d >= k->min && v->d <= k->max ?
+			0 : -EINVAL;
+	case KEY_BOOL:
+		return parse_bool(text, &v->b);
+	case KEY_ENUM:
+		for (v->i = 0; v->i <= (int)k->max; v->i++)
+			if (strcasecmp(text, k->choices[v->i]) == 0)
+				return 0;
+		return -EINVAL;
+	case KEY_STRING:
+		v->str = text;
+		return strlen(text) >= k->min && strlen(text) < k->size ? 0 : -EINVAL;
+	case KEY_LIST:
+		return parse_list(k, text, &v->list);
+	}
+	return -EINVAL;
+}
+
+static void store_value(struct config *cfg, const struct key *k, const union value *v)
+{
+	char *f = (char *)cfg + k->offset;
+
+	if (k->type == KEY_STRING)
+		memcpy(f, v->str, strlen(v->str) + 1);
+	else
+		memcpy(f, v, k->size);	/* the member of k's type */
+}
+
+/* Sets k from text; on failure cfg is unchanged and body says why. */
+static int set_value(struct config *cfg, const struct key *k, const char *text, char *body,
+		     size_t len)
+{
+	union value v;
+
+	if (parse_value(k, text, &v) < 0) {
+		reject(k, text, strlen(text), body, len);
+		return -EINVAL;
+	}
+	store_value(cfg, k, &v);
+	return 0;
+}
+
+/* The current value of a scalar key as text that parse_value reads back
+ * (for a double the shortest text that reads back exactly). */
+static void value_text(const struct config *cfg, const struct key *k, char *buf, size_t len)
+{
+	const void *f = cfield(cfg, k);
+	int i = k->type == KEY_INT || k->type == KEY_ENUM ? *(const int *)f : 0;
+
+	switch (k->type) {
+	case KEY_ENUM:
+		if (i >= 0 && i <= (int)k->max) {
+			(void)snprintf(buf, len, "%s", k->choices[i]);
+			break;
+		}
+		/* fall through */
+	case KEY_INT:
+		(void)snprintf(buf, len, "%d", i);
+		break;
+	case KEY_SIZE:
+		format_size(*(const long *)f, buf, len);
+		break;
+	case KEY_DOUBLE:
+		(void)snprintf(buf, len, "%.15g", *(const double *)f);
+		if (strtod(buf, NULL) != *(const double *)f)
+			(void)snprintf(buf, len, "%.17g", *(const double *)f);
+		break;
+	case KEY_BOOL:
+		(void)snprintf(buf, len, "%s", *(const bool *)f ? "true" : "false");
+		break;
+	case KEY_STRING:
+		(void)snprintf(buf, len, "%.*s", (int)strnlen(f, k->size), (const char *)f);
+		break;
+	case KEY_LIST:
+		buf[0] = '\0';
+		break;
+	}
+}
+
+/* --- defaults, environment, --set ------------------------------------------ */
+
+void config_defaults(struct config *cfg)
+{
+	memset(cfg, 0, sizeof *cfg);
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct key *k = &keys[i];
+		union value v;
+
+		if (k->type == KEY_SIZE)
+			v.l = (long)k->def;
+		else if (k->type == KEY_DOUBLE)
+			v.d = k->def;
+		else if (k->type == KEY_BOOL)
+			v.b = k->def != 0;
+		else if (k->type == KEY_STRING)
+			v.str = k->def_text;
+		else if (k->type == KEY_LIST)	/* cannot fail: the unit tests check it */
+			(void)parse_list(k, k->def_text, &v.list);
+		else
+			v.i = (int)k->def;
+		store_value(cfg, k, &v);
+	}
+}
+
+/* CODEEXECD_<SECTION>_<KEY>; len 64 holds the longest (41 bytes). */
+static void env_name(const struct key *k, char *buf, size_t len)
+{
+	size_t n = (size_t)snprintf(buf, len, "CODEEXECD_%s", k->name);
+
+	for (size_t i = 0; i < n && i < len; i++)
+		buf[i] = buf[i] == '.' ? '_' : (char)toupper((unsigned char)buf[i]);
+}
+
+/* The value of name in envp ("NAME=value" strings), or NULL. */
+static const char *env_find(char *const *envp, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (; envp && *envp; envp++)
+		if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=')
+			return *envp + n + 1;
+	return NULL;
+}
+
+/* Names outside the schema (other CODEEXECD_* variables of the scripts and
+ * tests included) are left alone. */
+int config_apply_env(struct config *cfg, char *const *envp, char *err, size_t errlen)
+{
+	struct config next = *cfg;
+	char name[64], body[CXD_ERR_MAX];
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct key *k = &keys[i];
+		const char *used = name, *text;
+
+		env_name(k, name, sizeof name);
+		text = env_find(envp, name);
+		if (!text && k->alias) {
+			used = k->alias;
+			text = env_find(envp, used);
+		}
+		if (text && set_value(&next, k, text, body, sizeof body) < 0) {
+			(void)snprintf(err, errlen, "environment %s: %s", used, body);
+			return -EINVAL;
+		}
+	}
+	*cfg = next;
+	return 0;
+}
+
+int config_set(struct config *cfg, const char *assignment, char *err, size_t errlen)
+{
+	const char *eq = strchr(assignment, '=');
+	const struct key *k;
+	char body[CXD_ERR_MAX];
+
+	if (!eq) {
+		(void)snprintf(err, errlen, "--set %s: expected section.key=value", assignment);
+		return -EINVAL;
+	}
+	k = lookup(assignment, (size_t)(eq - assignment), body, sizeof body);
+	if (!k || set_value(cfg, k, eq + 1, body, sizeof body) < 0) {
+		(void)snprintf(err, errlen, "--set %s: %s", assignment, body);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* --- the YAML file -------------------------------------------------------- */
+
+struct reader {
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	bool have_parser, have_doc;
+	const char *path;
+	struct config cfg;		/* the working copy */
+	size_t section_line[NSECTIONS];	/* 1-based line where a name was used, or 0 */
+	size_t key_line[NKEYS];
+	char *err;
+	size_t errlen;
+};
+
+static int file_error(struct reader *r, const yaml_mark_t *mark, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* err = "path:line:column: <fmt>"; returns -EINVAL. */
+static int file_error(struct reader *r, const yaml_mark_t *mark, const char *fmt, ...)
+{
+	char body[CXD_ERR_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(body, sizeof body, fmt, ap);
+	va_end(ap);
+	(void)snprintf(r->err, r->errlen, "%s:%zu:%zu: %s", r->path, mark->line + 1,
+		       mark->column + 1, body);
+	return -EINVAL;
+}
+
+static int syntax_error(struct reader *r)
+{
+	const yaml_parser_t *p = &r->parser;
+
+	if (p->error == YAML_MEMORY_ERROR) {
+		(void)snprintf(r->err, r->errlen, "%s: out of memory", r->path);
+		return -ENOMEM;
+	}
+	if (p->error == YAML_READER_ERROR && ferror(p->input.file)) {
+		(void)snprintf(r->err, r->errlen, "%s: read error", r->path);
+		return -EIO;
+	}
+	if (p->error == YAML_READER_ERROR) {	/* no line and column, a byte offset */
+		(void)snprintf(r->err, r->errlen, "%s: invalid YAML: %s at byte %zu", r->path,
+			       p->problem, p->problem_offset);
+		return -EINVAL;
+	}
+	if (p->context)
+		return file_error(r, &p->problem_mark, "invalid YAML: %s (%s on line %zu)",
+				  p->problem, p->context, p->context_mark.line + 1);
+	return file_error(r, &p->problem_mark, "invalid YAML: %s", p->problem);
+}
+
+static const yaml_node_t *node(struct reader *r, int index)
+{
+	return yaml_document_get_node(&r->doc, index);
+}
+
+static const char *scalar(const yaml_node_t *n)
+{
+	return (const char *)n->data.scalar.value;
+}
+
+/* An empty, "~" or "null" plain scalar: an empty section, string or list. */
+static bool is_null(const yaml_node_t *n)
+{
+	static const char *const nulls[] = { "", "~", "null", "Null", "NULL" };
+
+	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	for (size_t i = 0; i < sizeof nulls / sizeof nulls[0]; i++)
+		if (strcmp(scalar(n), nulls[i]) == 0)
+			return true;
+	return false;
+}
+
+/* How node n reads after "got ". */
+static void node_got(const yaml_node_t *n, char *buf, size_t len)
+{
+	if (n->type == YAML_SCALAR_NODE)
+		quote(scalar(n), n->data.scalar.length, buf, len);
+	else
+		(void)snprintf(buf, len, "%s", n->type == YAML_MAPPING_NODE ? "a mapping" :
+			       "a sequence");
+}
+
+/* The value of a list key given as a YAML sequence. */
+static int read_list(struct reader *r, const struct key *k, const yaml_node_t *seq)
+{
+	char got[GOT_MAX + 8], body[CXD_ERR_MAX];
+	union value v;
+
+	memset(&v.list, 0, sizeof v.list);
+	for (const yaml_node_item_t *i = seq->data.sequence.items.start;
+	     i < seq->data.sequence.items.top; i++) {
+		const yaml_node_t *n = node(r, *i);
+
+		if (n->type != YAML_SCALAR_NODE ||
+		    list_add(&v.list, k, scalar(n), n->data.scalar.length) < 0) {
+			node_got(n, got, sizeof got);
+			expected(k, got, body, sizeof body);
+			return file_error(r, &n->start_mark, "%s", body);
+		}
+	}
+	store_value(&r->cfg, k, &v);
+	return 0;
+}
+
+/* The value n of key k. Lists must be sequences here; a null list or
+ * string is empty. */
+static int read_value(struct reader *r, const struct key *k, const yaml_node_t *n)
+{
+	char got[GOT_MAX + 8], body[CXD_ERR_MAX];
+	const char *text = NULL;
+
+	if (k->type == KEY_LIST && n->type == YAML_SEQUENCE_NODE)
+		return read_list(r, k, n);
+	if ((k->type == KEY_LIST || k->type == KEY_STRING) && is_null(n))
+		text = "";
+	else if (n->type == YAML_SCALAR_NODE && k->type != KEY_LIST &&
+		 strlen(scalar(n)) == n->data.scalar.length)
+		text = scalar(n);
+	if (text && set_value(&r->cfg, k, text, body, sizeof body) == 0)
+		return 0;
+	if (!text) {
+		node_got(n, got, sizeof got);
+		expected(k, got, body, sizeof body);
+	}
+	return file_error(r, &n->start_mark, "%s", body);
+}
+
+/* Name node n of a section (s < 0) or of a key of section s: its index in
+ * sections[] or keys[]; a second use of the same name fails. */
+static int read_name(struct reader *r, int s, const yaml_node_t *n)
+{
+	const char *what = s < 0 ? "section" : "key";
+	char got[GOT_MAX + 8], body[CXD_ERR_MAX];
+	size_t *line;
+	int i;
+
+	if (n->type != YAML_SCALAR_NODE) {
+		node_got(n, got, sizeof got);
+		return file_error(r, &n->start_mark, "expected a %s name, got %s", what, got);
+	}
+	i = find(s, scalar(n), n->data.scalar.length);
+	if (i < 0) {
+		unknown(s, scalar(n), n->data.scalar.length, body, sizeof body);
+		return file_error(r, &n->start_mark, "%s", body);
+	}
+	line = s < 0 ? &r->section_line[i] : &r->key_line[i];
+	if (*line)
+		return file_error(r, &n->start_mark, "%s: duplicate %s (first on line %zu)",
+				  s < 0 ? sections[i] : keys[i].name, what, *line);
+	*line = n->start_mark.line + 1;
+	return i;
+}
+
+/* A mapping of the sections (s < 0) or of the keys of section s; null is
+ * an empty one. */
+static int read_mapping(struct reader *r, int s, const yaml_node_t *map)
+{
+	char got[GOT_MAX + 8];
+	int i, rc;
+
+	if (is_null(map))
+		return 0;
+	node_got(map, got, sizeof got);
+	if (map->type != YAML_MAPPING_NODE && s < 0)
+		return file_error(r, &map->start_mark, "expected a mapping of sections, got %s",
+				  got);
+	if (map->type != YAML_MAPPING_NODE)
+		return file_error(r, &map->start_mark, "%s: expected a mapping of keys, got %s",
+				  sections[s], got);
+	for (const yaml_node_pair_t *p = map->data.mapping.pairs.start;
+	     p < map->data.mapping.pairs.top; p++) {
+		const yaml_node_t *value = node(r, p->value);
+
+		if ((i = read_name(r, s, node(r, p->key))) < 0)
+			return i;
+		rc = s < 0 ? read_mapping(r, i, value) : read_value(r, &keys[i], value);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* One document (none: nothing to apply), then the end of the stream. The
+ * document loaded last stays in r->doc for config_load_file to delete. */
+static int read_stream(struct reader *r)
+{
+	const yaml_node_t *root;
+	int rc;
+
+	for (int docs = 0;; docs++) {
+		if (r->have_doc)
+			yaml_document_delete(&r->doc);
+		r->have_doc = yaml_parser_load(&r->parser, &r->doc);
+		if (!r->have_doc)
+			return syntax_error(r);
+		root = yaml_document_get_root_node(&r->doc);
+		if (!root)
+			return 0;
+		if (docs > 0)
+			return file_error(r, &root->start_mark, "expected a single YAML document");
+		if ((rc = read_mapping(r, -1, root)) < 0)
+			return rc;
+	}
+}
+
+int config_load_file(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+	struct reader r = { .path = path, .cfg = *cfg, .err = err, .errlen = errlen };
+	FILE *f;
+	int rc;
+
+	f = fopen(path, "re");
+	if (!f) {
+		rc = -errno;
+		(void)snprintf(err, errlen, "%s: %s", path, strerror(-rc));
+		return rc;
+	}
+	r.have_parser = yaml_parser_initialize(&r.parser);
+	if (!r.have_parser) {
+		rc = -ENOMEM;
+		(void)snprintf(err, errlen, "%s: out of memory", path);
+		goto out;
+	}
+	yaml_parser_set_input_file(&r.parser, f);
+	rc = read_stream(&r);
+	if (rc == 0)
+		*cfg = r.cfg;
+out:
+	if (r.have_doc)
+		yaml_document_delete(&r.doc);
+	if (r.have_parser)
+		yaml_parser_delete(&r.parser);
+	(void)fclose(f);
+	return rc;
+}
+
+/* --- validation and printing ---------------------------------------------- */
+
+/* A list as stored: entries within the key's limits. */
+static int check_list(const struct key *k, const struct string_list *list, char *body,
+		      size_t len)
+{
+	char got[GOT_MAX + 8];
+	union value copy;
+
+	if (list->n > k->max) {
+		(void)snprintf(got, sizeof got, "%zu entries", list->n);
+		expected(k, got, body, len);
+		return -EINVAL;
+	}
+	memset(&copy.list, 0, sizeof copy.list);
+	for (size_t i = 0; i < list->n; i++) {
+		size_t n = strnlen(list->items[i], sizeof list->items[i]);
+
+		if (list_add(&copy.list, k, list->items[i], n) < 0) {
+			reject(k, list->items[i], n, body, len);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* One key's current value against its type and range: fields may have been
+ * written directly (e.g. by a command-line flag). */
+static int check_key(const struct config *cfg, const struct key *k, char *body, size_t len)
+{
+	char text[CXD_CONFIG_STRING_MAX + 1];
+	union value v;
+
+	if (k->type == KEY_LIST)
+		return check_list(k, cfield(cfg, k), body, len);
+	value_text(cfg, k, text, sizeof text);
+	if (parse_value(k, text, &v) == 0)
+		return 0;
+	reject(k, text, strlen(text), body, len);
+	return -EINVAL;
+}
+
+static long number(const struct config *cfg, const struct key *k)
+{
+	return k->type == KEY_SIZE ? *(const long *)cfield(cfg, k) : *(const int *)cfield(cfg, k);
+}
+
+int config_validate(const struct config *cfg, char *err, size_t errlen)
+{
+	char body[CXD_ERR_MAX], a[32], b[32];
+
+	for (size_t i = 0; i < NKEYS; i++)
+		if (check_key(cfg, &keys[i], err, errlen) < 0)
+			return -EINVAL;
+	for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
+		const struct key *lo = lookup(rules[i].lesser, strlen(rules[i].lesser), body,
+					      sizeof body);
+		const struct key *hi = lookup(rules[i].greater, strlen(rules[i].greater), body,
+					      sizeof body);
+
+		if (number(cfg, lo) <= number(cfg, hi))
+			continue;
+		value_text(cfg, lo, a, sizeof a);
+		value_text(cfg, hi, b, sizeof b);
+		(void)snprintf(err, errlen, "%s (%s) must not exceed %s (%s)", lo->name, a,
+			       hi->name, b);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Emits an event that init built (init == 0: it could not); false once
+ * anything failed. The emitter owns the event from here. */
+static bool emit(yaml_emitter_t *em, yaml_event_t *ev, int init)
+{
+	return init && yaml_emitter_emit(em, ev);
+}
+
+static bool emit_text(yaml_emitter_t *em, const char *s, size_t n, bool quoted)
+{
+	yaml_event_t ev;
+
+	return emit(em, &ev, yaml_scalar_event_initialize(&ev, NULL, NULL,
+			(const yaml_char_t *)s, (int)n, 1, 1, quoted ?
+			YAML_DOUBLE_QUOTED_SCALAR_STYLE : YAML_PLAIN_SCALAR_STYLE));
+}
+
+/* Strings, enums and list entries quoted; numbers and booleans plain. */
+static bool emit_value(yaml_emitter_t *em, const struct config *cfg, const struct key *k)
+{
+	const struct string_list *list = cfield(cfg, k);
+	char text[CXD_CONFIG_STRING_MAX + 1];
+	yaml_event_t ev;
+	bool ok;
+
+	if (k->type != KEY_LIST) {
+		value_text(cfg, k, text, sizeof text);
+		return emit_text(em, text, strlen(text),
+				 k->type == KEY_STRING || k->type == KEY_ENUM);
+	}
+	ok = emit(em, &ev, yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
+							      YAML_FLOW_SEQUENCE_STYLE));
+	for (size_t i = 0; ok && i < list->n && i < CXD_CORS_ORIGINS_MAX; i++)
+		ok = emit_text(em, list->items[i], strnlen(list->items[i], CXD_PATTERN_MAX), true);
+	return ok && emit(em, &ev, yaml_sequence_end_event_initialize(&ev));
+}
+
+static bool emit_section(yaml_emitter_t *em, const struct config *cfg, int s)
+{
+	yaml_event_t ev;
+	bool ok;
+
+	ok = emit_text(em, sections[s], strlen(sections[s]), false) &&
+	     emit(em, &ev, yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1,
+							     YAML_BLOCK_MAPPING_STYLE));
+	for (size_t i = 0; ok && i < NKEYS; i++) {
+		const char *sn = short_name(&keys[i], s);
+
+		if (sn)
+			ok = emit_text(em, sn, strlen(sn), false) && emit_value(em, cfg, &keys[i]);
+	}
+	return ok && emit(em, &ev, yaml_mapping_end_event_initialize(&ev));
+}
+
+/* Output errors are the caller's to see, with ferror(out). A string that is
+ * not UTF-8 (possible from the environment) cannot be written as YAML. */
+void config_print(const struct config *cfg, FILE *out)
+{
+	yaml_emitter_t em;
+	yaml_event_t ev;
+	bool ok;
+
+	if (!yaml_emitter_initialize(&em))
+		return;
+	yaml_emitter_set_output_file(&em, out);
+	yaml_emitter_set_width(&em, -1);
+	yaml_emitter_set_unicode(&em, 1);
+	ok = emit(&em, &ev, yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING)) &&
+	     emit(&em, &ev, yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1)) &&
+	     emit(&em, &ev, yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1,
+								 YAML_BLOCK_MAPPING_STYLE));
+	for (int s = 0; ok && s < NSECTIONS; s++)
+		ok = emit_section(&em, cfg, s);
+	ok = ok && emit(&em, &ev, yaml_mapping_end_event_initialize(&ev)) &&
+	     emit(&em, &ev, yaml_document_end_event_initialize(&ev, 1)) &&
+	     emit(&em, &ev, yaml_stream_end_event_initialize(&ev));
+	if (!ok)
+		(void)fprintf(out, "\n# codeexecd: the configuration could not be written as "
+			      "YAML (a value that is not UTF-8?)\n");
+	yaml_emitter_delete(&em);
+}

@@ -1,0 +1,26 @@
+/* Shared by sandbox.c (containers) and sandbox_run.c (the run protocol);
+ * not part of the module's public interface. */
+#ifndef CODEEXECD_SANDBOX_INTERNAL_H
+#define CODEEXECD_SANDBOX_INTERNAL_H
+
+#include "codeexecd/docker.h"
+#include "codeexecd/sandbox.h"
+
+struct sandbox {
+	const struct config *cfg;
+	struct docker *docker;
+	char instance[160];
+};
+
+/* A started container whose runner waits for its job on stdin. */
+struct sandbox_slot {
+	char container_id[CXD_CONTAINER_ID_MAX + 1];
+	char exec_id[CXD_EXEC_ID_LEN + 1];
+	struct docker_stream *stream;
+	long opened_ms;          /* monotonic */
+	long ms_create, ms_attach, ms_start;
+};
+
+long sandbox_now_ms(void);
+
+#endif

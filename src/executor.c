@@ -374,6 +374,7 @@ int executor_run(struct executor *ex, const struct exec_request *req,
 		rc = sandbox_run(ex->sb, slot, &run, res, err, errlen);
 		discard_slot(ex, slot); /* removed after the answer, by the reaper */
 	}
+	pool_done(ex->pool);
 	pthread_mutex_lock(&ex->mu);
 	release(ex);
 	pthread_mutex_unlock(&ex->mu);

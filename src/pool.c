@@ -31,6 +31,7 @@ struct pool {
 	pthread_cond_t cv;         /* a slot was taken, or stop */
 	struct sandbox_slot **ready;
 	size_t n;
+	int busy;                  /* executions running now */
 	bool stop;
 };
 
@@ -72,7 +73,9 @@ static void *filler_main(void *arg)
 	pthread_mutex_lock(&p->mu);
 	while (!p->stop) {
 		prune(p);
-		if (p->n >= want) {
+		/* Starting a container takes much of the machine for a moment:
+		 * refill while nothing runs, unless the pool ran dry. */
+		if (p->n >= want || (p->busy > 0 && p->n > 0)) {
 			deadline_in(&until, RECHECK_MS);
 			(void)pthread_cond_timedwait(&p->cv, &p->mu, &until);
 			continue;
@@ -143,6 +146,7 @@ struct sandbox_slot *pool_take(struct pool *p)
 	struct sandbox_slot *slot = NULL;
 
 	pthread_mutex_lock(&p->mu);
+	p->busy++;
 	while (p->n > 0 && !slot) {
 		/* The oldest first, so that ages stay even. */
 		struct sandbox_slot *s = p->ready[0];
@@ -152,9 +156,19 @@ struct sandbox_slot *pool_take(struct pool *p)
 		else
 			p->discard(p->ctx, s);
 	}
-	pthread_cond_signal(&p->cv); /* refill */
+	if (p->n == 0)
+		pthread_cond_signal(&p->cv); /* ran dry: refill now */
 	pthread_mutex_unlock(&p->mu);
 	return slot;
+}
+
+void pool_done(struct pool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	if (p->busy > 0)
+		p->busy--;
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
 }
 
 void pool_destroy(struct pool *p)

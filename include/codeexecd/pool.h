@@ -21,8 +21,11 @@ typedef void (*pool_discard_fn)(void *ctx, struct sandbox_slot *slot);
 int pool_create(struct pool **out, const struct config *cfg, struct sandbox *sb,
 		pool_discard_fn discard, void *ctx, char *err, size_t errlen);
 /* A ready slot (the caller owns it), or NULL when none is. Never blocks on
- * the engine. */
+ * the engine. Every call is paired with pool_done() when the execution
+ * ends: the pool refills while no execution runs (starting a container
+ * would slow the running ones down), or at once when it ran dry. */
 struct sandbox_slot *pool_take(struct pool *p);
+void pool_done(struct pool *p);
 /* Stops the filler and discards every ready slot. Accepts NULL. */
 void pool_destroy(struct pool *p);
 

@@ -23,7 +23,6 @@
 #include "codeexecd/pool.h"
 
 #define HEALTH_CACHE_MS 1000
-#define REMOVE_ATTEMPTS 3
 #define CANCEL_WAIT_S 15      /* after the grace period, for cancelled runs to end */
 
 struct waiter {
@@ -35,6 +34,8 @@ struct waiter {
 struct reap_item {
 	char id[CXD_CONTAINER_ID_MAX + 1];
 	char exec_id[CXD_EXEC_ID_LEN + 1];
+	int attempts;
+	long not_before;             /* monotonic ms of the next try */
 	struct reap_item *next;
 };
 
@@ -82,6 +83,21 @@ static void cond_init_monotonic(pthread_cond_t *cv)
 	pthread_condattr_destroy(&attr);
 }
 
+/* Queues it at the tail; mu held. */
+static void reap_queue(struct executor *ex, struct reap_item *it)
+{
+	it->next = NULL;
+	if (ex->reap_tail)
+		ex->reap_tail->next = it;
+	else
+		ex->reap_head = it;
+	ex->reap_tail = it;
+	pthread_cond_signal(&ex->reap_cv);
+}
+
+/* Removes queued containers one by one. A removal that fails (the engine is
+ * down) is tried again later, with a growing pause, until it works or the
+ * daemon stops; what is left then is removed at the next start. */
 static void *reaper_main(void *arg)
 {
 	struct executor *ex = arg;
@@ -89,28 +105,41 @@ static void *reaper_main(void *arg)
 
 	pthread_mutex_lock(&ex->mu);
 	for (;;) {
-		while (!ex->reap_head && !ex->reaper_exit)
-			pthread_cond_wait(&ex->reap_cv, &ex->mu);
 		struct reap_item *it = ex->reap_head;
-		if (!it)
-			break; /* reaper_exit and nothing left */
+		if (!it && ex->reaper_exit)
+			break;
+		if (!it || (it->not_before > now_ms() && !ex->reaper_exit)) {
+			struct timespec until;
+			long wait = it ? it->not_before - now_ms() : 1000;
+			(void)clock_gettime(CLOCK_MONOTONIC, &until);
+			until.tv_sec += wait / 1000;
+			until.tv_nsec += (wait % 1000) * 1000000L;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			(void)pthread_cond_timedwait(&ex->reap_cv, &ex->mu, &until);
+			continue;
+		}
 		ex->reap_head = it->next;
 		if (!ex->reap_head)
 			ex->reap_tail = NULL;
 		pthread_mutex_unlock(&ex->mu);
-		int rc = -1;
-		for (int i = 0; i < REMOVE_ATTEMPTS && rc != 0; i++) {
-			rc = sandbox_remove(ex->sb, it->id, err, sizeof(err));
-			if (rc != 0)
-				(void)usleep(200000U * (unsigned)(i + 1));
-		}
-		if (rc != 0)
+		int rc = sandbox_remove(ex->sb, it->id, err, sizeof(err));
+		pthread_mutex_lock(&ex->mu);
+		if (rc == 0) {
+			log_debug(it->exec_id, "container %.12s removed", it->id);
+			free(it);
+		} else if (ex->reaper_exit) {
 			log_error(it->exec_id, "container %.12s not removed: %s (removed at the next start)",
 				  it->id, err);
-		else
-			log_debug(it->exec_id, "container %.12s removed", it->id);
-		free(it);
-		pthread_mutex_lock(&ex->mu);
+			free(it);
+		} else {
+			if (it->attempts++ == 0)
+				log_warn(it->exec_id, "container %.12s not removed yet: %s", it->id, err);
+			it->not_before = now_ms() + (it->attempts < 5 ? 200L << it->attempts : 5000L);
+			reap_queue(ex, it);
+		}
 	}
 	pthread_mutex_unlock(&ex->mu);
 	return NULL;
@@ -129,12 +158,7 @@ static void reap(struct executor *ex, const char *container_id, const char *exec
 	(void)snprintf(it->id, sizeof(it->id), "%s", container_id);
 	(void)snprintf(it->exec_id, sizeof(it->exec_id), "%s", exec_id);
 	pthread_mutex_lock(&ex->mu);
-	if (ex->reap_tail)
-		ex->reap_tail->next = it;
-	else
-		ex->reap_head = it;
-	ex->reap_tail = it;
-	pthread_cond_signal(&ex->reap_cv);
+	reap_queue(ex, it);
 	pthread_mutex_unlock(&ex->mu);
 }
 
@@ -324,7 +348,12 @@ static int get_slot(struct executor *ex, struct sandbox_slot **slot, bool *poole
 	if (*slot)
 		return 0;
 	exec_id_new(id);
-	return sandbox_slot_open(ex->sb, id, slot, err, errlen);
+	int rc = sandbox_slot_open(ex->sb, id, slot, err, errlen);
+	if (rc != 0 && *slot) {
+		discard_slot(ex, *slot); /* a container to remove later */
+		*slot = NULL;
+	}
+	return rc;
 }
 
 static void log_slot(const struct sandbox_slot *slot, bool pooled)
@@ -380,7 +409,12 @@ int executor_run(struct executor *ex, const struct exec_request *req,
 	pthread_mutex_unlock(&ex->mu);
 	if (rc != 0) {
 		exec_result_free(res);
-		log_warn(exec_id[0] ? exec_id : NULL, "execution not run: %s", err);
+		log_warn(exec_id[0] ? exec_id : NULL, "execution failed: %s", err);
+		if (rc == -EHOSTUNREACH || rc == -ENOENT) {
+			pthread_mutex_lock(&ex->health_mu);
+			ex->health_at = 0; /* /health and /ready look again */
+			pthread_mutex_unlock(&ex->health_mu);
+		}
 		return rc;
 	}
 	verdict(ex, &run, timeout_s, err, res);

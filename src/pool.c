@@ -86,6 +86,8 @@ static void *filler_main(void *arg)
 		int rc = sandbox_slot_open(p->sb, id, &slot, err, sizeof(err));
 		pthread_mutex_lock(&p->mu);
 		if (rc != 0) {
+			if (slot)
+				p->discard(p->ctx, slot);
 			backoff = backoff ? backoff * 2 : MIN_BACKOFF_MS;
 			if (backoff > MAX_BACKOFF_MS)
 				backoff = MAX_BACKOFF_MS;

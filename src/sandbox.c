@@ -290,11 +290,16 @@ int sandbox_slot_open(struct sandbox *sb, const char *exec_id, struct sandbox_sl
 	slot->ms_start = sandbox_now_ms() - t0 - slot->ms_create - slot->ms_attach;
 	slot->opened_ms = sandbox_now_ms();
 out:
+	*out = NULL;
 	if (rc != 0) {
-		if (slot->container_id[0])
-			(void)docker_container_remove(sb->docker, slot->container_id, ignored,
-						      sizeof(ignored));
-		sandbox_slot_close(slot);
+		docker_stream_close(slot->stream);
+		slot->stream = NULL;
+		if (slot->container_id[0] &&
+		    docker_container_remove(sb->docker, slot->container_id, ignored,
+					    sizeof(ignored)) != 0)
+			*out = slot; /* the caller must still have it removed */
+		else
+			sandbox_slot_close(slot);
 		return rc;
 	}
 	*out = slot;
@@ -303,7 +308,8 @@ out:
 
 bool sandbox_slot_usable(const struct sandbox_slot *slot)
 {
-	struct pollfd p = { .fd = docker_stream_fd(slot->stream), .events = POLLIN | POLLRDHUP };
+	struct pollfd p = { .fd = slot->stream ? docker_stream_fd(slot->stream) : -1,
+			    .events = POLLIN | POLLRDHUP };
 
 	/* The runner says nothing before its job: anything readable (its
 	 * death, the engine closing the stream) makes the slot useless. */

@@ -66,7 +66,7 @@ char *utf8_sanitize(const char *s, size_t len, size_t *outlen)
 	if (!out)
 		return NULL;
 	while (i < len) {
-		size_t n = seq_len(p + i, len - i);
+		size_t n = p[i] ? seq_len(p + i, len - i) : 0;
 		if (n == 0) {
 			memcpy(out + o, replacement, 3);
 			o += 3;

@@ -27,8 +27,11 @@ int sandbox_cleanup_stale(struct sandbox *sb, int *removed, char *err, size_t er
  * removed (sandbox_remove) and the slot closed. */
 struct sandbox_slot;
 
-/* Creates, attaches to and starts a container labelled with exec_id. On
- * failure nothing is left behind. -ENOENT: the image is missing. */
+/* Creates, attaches to and starts a container labelled with exec_id.
+ * -ENOENT: the image is missing. On failure *out is NULL, or, when a
+ * container was created and could not be removed (the engine went away), a
+ * slot that is not usable and whose container the caller must still have
+ * removed, like any other. */
 int sandbox_slot_open(struct sandbox *sb, const char *exec_id, struct sandbox_slot **out,
 		      char *err, size_t errlen);
 /* False when the container died or the engine closed the stream. */

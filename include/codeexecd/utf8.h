@@ -11,8 +11,9 @@
  * byte that is not. */
 bool utf8_valid(const char *s, size_t len, size_t *bad);
 
-/* A malloc'ed NUL-terminated copy with every ill-formed sequence replaced by
- * U+FFFD, its length in *outlen. NULL on ENOMEM. */
+/* A malloc'ed NUL-terminated copy with every ill-formed sequence, and every
+ * NUL byte (the text becomes a C string), replaced by U+FFFD; its length in
+ * *outlen. NULL on ENOMEM. */
 char *utf8_sanitize(const char *s, size_t len, size_t *outlen);
 
 #endif

@@ -1,0 +1,561 @@
+/* Integration tests of the sandbox: the real daemon, the real engine, hostile
+ * code. Each test case group starts its own daemon (unchecked fixture) and
+ * checks at the end that it stops with 0 and leaves no container behind. */
+#include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "relay.h"
+
+static struct harness_daemon *daemon_;
+static const char *current_yaml;
+
+/* --- helpers -------------------------------------------------------------- */
+
+static void start_with(const char *yaml)
+{
+	current_yaml = yaml;
+	daemon_ = harness_daemon_start(yaml);
+	ck_assert_msg(daemon_ != NULL, "the daemon did not start");
+}
+
+static void stop_checked(void)
+{
+	char label[256], inst[160];
+
+	ck_assert_int_eq(harness_daemon_instance(daemon_, inst, sizeof(inst)), 0);
+	ck_assert_int_eq(harness_daemon_stop(daemon_), 0);
+	daemon_ = NULL;
+	(void)snprintf(label, sizeof(label), "io.codeexecd.instance=%s", inst);
+	ck_assert_int_eq(harness_docker_count_labelled(label), 0);
+}
+
+/* POSTs code (a JSON string literal's content) with an optional extra JSON
+ * members text; returns the parsed 200 body. */
+static cJSON *execute(const char *json_body)
+{
+	struct harness_response r;
+	cJSON *root;
+
+	ck_assert_int_eq(harness_http(daemon_, "POST", "/execute", json_body, strlen(json_body),
+				      NULL, &r), 0);
+	ck_assert_msg(r.status == 200, "%s", harness_describe(&r));
+	root = harness_json(&r);
+	harness_response_free(&r);
+	ck_assert_ptr_nonnull(root);
+	return root;
+}
+
+static const char *str(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	ck_assert_msg(cJSON_IsString(v), "field %s is not a string", k);
+	return v->valuestring;
+}
+
+static bool flag(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	ck_assert_msg(cJSON_IsBool(v), "field %s is not a boolean", k);
+	return cJSON_IsTrue(v);
+}
+
+static int num(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	ck_assert_msg(cJSON_IsNumber(v), "field %s is not a number", k);
+	return v->valueint;
+}
+
+static long rss_kib(int pid)
+{
+	char path[64], line[256];
+	long kib = -1;
+	FILE *f;
+
+	(void)snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+/* --- the code's behaviour -------------------------------------------------- */
+
+static const char *const RUN_YAML =
+	"execution:\n  max_concurrent: 2\n  max_timeout_seconds: 60\n  pool_size: 1\n"
+	"output:\n  max_stdout_bytes: 64k\n  max_stderr_bytes: 64k\n";
+
+static void run_setup(void) { start_with(RUN_YAML); }
+static void run_teardown(void) { if (daemon_) stop_checked(); }
+
+START_TEST(test_hello_world)
+{
+	cJSON *r = execute("{\"code\": \"print('hello world')\"}");
+
+	ck_assert(flag(r, "success"));
+	ck_assert_str_eq(str(r, "output"), "hello world\n");
+	ck_assert_str_eq(str(r, "error"), "");
+	ck_assert_int_eq(num(r, "exit_code"), 0);
+	ck_assert_uint_eq(strlen(str(r, "execution_id")), 8);
+	ck_assert(cJSON_IsNull(cJSON_GetObjectItem(r, "output_files")));
+	ck_assert(!flag(r, "timed_out") && !flag(r, "oom_killed") && !flag(r, "output_truncated"));
+	ck_assert_int_ge(num(r, "duration_ms"), 0);
+	cJSON_Delete(r);
+}
+END_TEST
+
+START_TEST(test_streams_apart_and_exit_code)
+{
+	cJSON *r = execute("{\"code\": \"import sys\\nprint('to out')\\n"
+			   "print('to err', file=sys.stderr)\\nsys.exit(3)\"}");
+
+	ck_assert(!flag(r, "success"));
+	ck_assert_str_eq(str(r, "output"), "to out\n");
+	ck_assert_str_eq(str(r, "error"), "to err\n");
+	ck_assert_int_eq(num(r, "exit_code"), 3);
+	cJSON_Delete(r);
+}
+END_TEST
+
+START_TEST(test_exception_traceback)
+{
+	cJSON *r = execute("{\"code\": \"def f():\\n    return 1 / 0\\nf()\"}");
+
+	ck_assert(!flag(r, "success"));
+	ck_assert_int_eq(num(r, "exit_code"), 1);
+	ck_assert_ptr_nonnull(strstr(str(r, "error"), "Traceback (most recent call last)"));
+	ck_assert_ptr_nonnull(strstr(str(r, "error"), "ZeroDivisionError"));
+	cJSON_Delete(r);
+}
+END_TEST
+
+START_TEST(test_csv_in_csv_and_png_out)
+{
+	/* "city,n\nA,1\nB,2\n" in base64 */
+	cJSON *r = execute(
+		"{\"code\": \"import pandas as pd\\nimport matplotlib.pyplot as plt\\n"
+		"df = pd.read_csv('/execution/files/0b8e6c1e-data.csv')\\n"
+		"df['n2'] = df['n'] * 2\\n"
+		"df.to_csv('/execution/output/result.csv', index=False)\\n"
+		"df.plot(x='city', y='n2')\\nplt.savefig('/execution/output/chart.png')\\n"
+		"print(int(df['n2'].sum()))\","
+		" \"files\": {\"0b8e6c1e-data.csv\": \"Y2l0eSxuCkEsMQpCLDIK\"}}");
+	const cJSON *files;
+
+	ck_assert_msg(flag(r, "success"), "error: %s", str(r, "error"));
+	ck_assert_str_eq(str(r, "output"), "6\n");
+	files = cJSON_GetObjectItem(r, "output_files");
+	ck_assert(cJSON_IsObject(files));
+	ck_assert_int_eq(cJSON_GetArraySize(files), 2);
+	/* "city,n,n2\nA,1,2\nB,2,4\n" */
+	ck_assert_str_eq(str(files, "result.csv"), "Y2l0eSxuLG4yCkEsMSwyCkIsMiw0Cg==");
+	/* A PNG starts with \x89PNG, "iVBORw0KGgo" in base64. */
+	ck_assert_int_eq(strncmp(str(files, "chart.png"), "iVBORw0KGgo", 11), 0);
+	cJSON_Delete(r);
+}
+END_TEST
+
+START_TEST(test_stdin_and_subdirectory_files)
+{
+	cJSON *r = execute("{\"code\": \"import sys\\nprint(sys.stdin.read().upper())\\n"
+			   "print(open('/execution/files/d/x.txt').read())\","
+			   " \"stdin\": \"abc\", \"files\": {\"d/x.txt\": \"aGk=\"}}");
+
+	ck_assert(flag(r, "success"));
+	ck_assert_str_eq(str(r, "output"), "ABC\nhi\n");
+	cJSON_Delete(r);
+}
+END_TEST
+
+START_TEST(test_timeout_keeps_output)
+{
+	double t0 = harness_now();
+	cJSON *r = execute("{\"code\": \"print('started', flush=True)\\nwhile True: pass\","
+			   " \"timeout\": 2}");
+	double took = harness_now() - t0;
+	const char *err = str(r, "error");
+
+	ck_assert(flag(r, "timed_out"));
+	ck_assert(!flag(r, "success"));
+	ck_assert_int_eq(num(r, "exit_code"), -1);
+	ck_assert_str_eq(str(r, "output"), "started\n");
+	ck_assert_ptr_nonnull(strstr(err, "time limit of 2 seconds"));
+	ck_assert_int_ge(num(r, "duration_ms"), 2000);
+	/* The answer comes soon after the limit (generous: shared machines). */
+	ck_assert_msg(took < 2.0 + 8.0, "took %.1f s", took);
+	cJSON_Delete(r);
+}
+END_TEST
+
+START_TEST(test_memory_bomb)
+{
+	cJSON *r = execute("{\"code\": \"x = []\\nwhile True: x.append(bytearray(50 * 1024 * 1024))\"}");
+
+	ck_assert(flag(r, "oom_killed"));
+	ck_assert(!flag(r, "success"));
+	ck_assert_ptr_nonnull(strstr(str(r, "error"), "memory limit"));
+	cJSON_Delete(r);
+}
+END_TEST
+
+START_TEST(test_fork_bomb_contained)
+{
+	cJSON *r = execute("{\"code\": \"import os, time\\nn = 0\\ntry:\\n"
+			   "    while True:\\n        if os.fork() == 0:\\n            time.sleep(60)\\n"
+			   "        n += 1\\nexcept OSError as e:\\n    print('stopped at', n)\","
+			   " \"timeout\": 20}");
+
+	ck_assert_ptr_nonnull(strstr(str(r, "output"), "stopped at"));
+	ck_assert(!flag(r, "timed_out"));
+	cJSON_Delete(r);
+	r = execute("{\"code\": \"print('still fine')\"}");
+	ck_assert(flag(r, "success"));
+	ck_assert_str_eq(str(r, "output"), "still fine\n");
+	cJSON_Delete(r);
+}
+END_TEST
+
+START_TEST(test_no_network)
+{
+	cJSON *r = execute("{\"code\": \"import socket\\ntry:\\n"
+			   "    socket.create_connection(('127.0.0.1', 2375), timeout=3)\\n"
+			   "    print('connected')\\nexcept OSError as e:\\n    print('refused')\\n"
+			   "import os\\nprint(sorted(os.listdir('/sys/class/net')))\"}");
+
+	ck_assert_str_eq(str(r, "output"), "refused\n['lo']\n");
+	cJSON_Delete(r);
+}
+END_TEST
+
+START_TEST(test_writes_and_identity)
+{
+	cJSON *r = execute("{\"code\": \"import os\\nprint(os.getuid(), os.getgid())\\n"
+			   "for p in ['/etc/x', '/usr/x', '/x', '/execution/../root/x']:\\n"
+			   "    try:\\n        open(p, 'w').write('x')\\n        print('wrote', p)\\n"
+			   "    except OSError as e:\\n        print('refused', p)\\n"
+			   "for p in ['/tmp/x', '/execution/x', '/execution/output/x']:\\n"
+			   "    open(p, 'w').write('x')\\n    print('ok', p)\\n"
+			   "print(os.getcwd())\"}");
+	const char *out = str(r, "output");
+
+	ck_assert_msg(strncmp(out, "1000 1000\n", 10) == 0, "%s", out);
+	ck_assert_ptr_null(strstr(out, "wrote"));
+	ck_assert_ptr_nonnull(strstr(out, "refused /etc/x\nrefused /usr/x\nrefused /x\n"));
+	ck_assert_ptr_nonnull(strstr(out, "ok /tmp/x\nok /execution/x\nok /execution/output/x\n/\n"));
+	cJSON_Delete(r);
+}
+END_TEST
+
+START_TEST(test_output_flood_truncated)
+{
+	long before = rss_kib(harness_daemon_pid(daemon_)), after;
+	cJSON *r = execute("{\"code\": \"import sys\\nwhile True: sys.stdout.write('x' * 65536)\"}");
+
+	ck_assert(flag(r, "output_truncated"));
+	ck_assert(!flag(r, "success"));
+	ck_assert_uint_eq(strlen(str(r, "output")), 64 * 1024);
+	cJSON_Delete(r);
+	r = execute("{\"code\": \"import sys\\nsys.stdout.buffer.write(bytes(range(256)) * 4)\"}");
+	ck_assert(flag(r, "success")); /* not UTF-8: repaired, JSON intact */
+	ck_assert_uint_gt(strlen(str(r, "output")), 0);
+	cJSON_Delete(r);
+	after = rss_kib(harness_daemon_pid(daemon_));
+	ck_assert_msg(after - before < 32 * 1024, "daemon RSS grew from %ld to %ld KiB", before,
+		      after);
+}
+END_TEST
+
+START_TEST(test_hostile_output_files)
+{
+	cJSON *r = execute("{\"code\": \"import os\\nout = '/execution/output/'\\n"
+			   "os.symlink('/etc/passwd', out + 'passwd.csv')\\n"
+			   "os.symlink('/execution', out + 'dirlink')\\n"
+			   "open('/tmp/t.csv', 'w').write('secret')\\n"
+			   "os.link('/tmp/t.csv', out + 'hard.csv') if False else None\\n"
+			   "open(out + 'a.csv', 'w').write('a')\\nos.link(out + 'a.csv', out + 'b.csv')\\n"
+			   "os.mkfifo(out + 'fifo.csv')\\nos.makedirs(out + 'sub')\\n"
+			   "open(out + 'sub/ok.csv', 'w').write('ok')\\nprint('planted')\"}");
+	const cJSON *files = cJSON_GetObjectItem(r, "output_files");
+
+	ck_assert_msg(flag(r, "success"), "%s", str(r, "error"));
+	ck_assert(cJSON_IsObject(files));
+	ck_assert_int_eq(cJSON_GetArraySize(files), 1);
+	ck_assert_str_eq(str(files, "sub/ok.csv"), "b2s=");
+	cJSON_Delete(r);
+}
+END_TEST
+
+/* --- admission ------------------------------------------------------------------ */
+
+struct call {
+	int port;
+	const char *body;
+	long status;
+	char retry_after[16];
+};
+
+static void *call_thread(void *arg)
+{
+	struct call *c = arg;
+	struct harness_response r;
+
+	(void)harness_http_port(c->port, "POST", "/execute", c->body, strlen(c->body), NULL, &r);
+	c->status = r.status;
+	if (harness_header(&r, "Retry-After"))
+		(void)snprintf(c->retry_after, sizeof(c->retry_after), "%s",
+			       harness_header(&r, "Retry-After"));
+	harness_response_free(&r);
+	return NULL;
+}
+
+START_TEST(test_queue_overflow_429)
+{
+	enum { N = 4 };
+	struct call calls[N];
+	pthread_t t[N];
+	int ok = 0, busy = 0;
+
+	start_with("execution:\n  max_concurrent: 1\n  queue_size: 1\n  pool_size: 0\n");
+	for (int i = 0; i < N; i++) {
+		calls[i] = (struct call){ .port = harness_daemon_port(daemon_),
+					  .body = "{\"code\": \"import time; time.sleep(3)\"}" };
+		pthread_create(&t[i], NULL, call_thread, &calls[i]);
+		harness_sleep_ms(200);
+	}
+	/* /health answers at once while every slot is busy. */
+	double t0 = harness_now();
+	ck_assert_int_eq(harness_health_status(daemon_), 200);
+	ck_assert_msg(harness_now() - t0 < 2.0, "health took %.1f s", harness_now() - t0);
+	for (int i = 0; i < N; i++) {
+		pthread_join(t[i], NULL);
+		if (calls[i].status == 200)
+			ok++;
+		if (calls[i].status == 429) {
+			busy++;
+			ck_assert_msg(atoi(calls[i].retry_after) > 0, "no Retry-After");
+		}
+	}
+	ck_assert_int_eq(ok, 2);
+	ck_assert_int_eq(busy, 2);
+	stop_checked();
+}
+END_TEST
+
+START_TEST(test_client_disconnect_removes_container)
+{
+	struct harness_request req = {
+		.method = "POST", .path = "/execute",
+		.body = "{\"code\": \"import time; time.sleep(60)\"}", .timeout_s = 2,
+	};
+	struct harness_response r;
+	char label[256], inst[160];
+	int n = -1;
+
+	start_with("execution:\n  pool_size: 0\n");
+	req.body_len = strlen(req.body);
+	(void)harness_http_ex(harness_daemon_port(daemon_), &req, &r);
+	ck_assert_int_eq(r.status, 0); /* we gave up */
+	harness_response_free(&r);
+	ck_assert_int_eq(harness_daemon_instance(daemon_, inst, sizeof(inst)), 0);
+	(void)snprintf(label, sizeof(label), "io.codeexecd.instance=%s", inst);
+	for (int i = 0; i < 50 && n != 0; i++) {
+		harness_sleep_ms(200);
+		n = harness_docker_count_labelled(label);
+	}
+	ck_assert_int_eq(n, 0);
+	ck_assert_int_eq(harness_health_status(daemon_), 200);
+	stop_checked();
+}
+END_TEST
+
+/* --- shutdown ------------------------------------------------------------------- */
+
+START_TEST(test_shutdown_lets_executions_finish)
+{
+	struct call c;
+	pthread_t t;
+
+	start_with("execution:\n  shutdown_grace_seconds: 30\n");
+	c = (struct call){ .port = harness_daemon_port(daemon_),
+			   .body = "{\"code\": \"import time; time.sleep(2); print('done')\"}" };
+	pthread_create(&t, NULL, call_thread, &c);
+	harness_sleep_ms(800);
+	ck_assert_int_eq(harness_daemon_signal(daemon_, SIGTERM), 0);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(c.status, 200);
+	stop_checked();
+}
+END_TEST
+
+START_TEST(test_shutdown_grace_ends_executions)
+{
+	struct call c;
+	pthread_t t;
+	double t0;
+
+	start_with("execution:\n  shutdown_grace_seconds: 1\n");
+	c = (struct call){ .port = harness_daemon_port(daemon_),
+			   .body = "{\"code\": \"import time; time.sleep(60)\"}" };
+	pthread_create(&t, NULL, call_thread, &c);
+	harness_sleep_ms(800);
+	t0 = harness_now();
+	ck_assert_int_eq(harness_daemon_signal(daemon_, SIGTERM), 0);
+	pthread_join(t, NULL);
+	ck_assert_msg(harness_now() - t0 < 30, "shutdown took %.1f s", harness_now() - t0);
+	ck_assert_int_eq(c.status, 503);
+	stop_checked();
+}
+END_TEST
+
+/* --- the engine going away and the image disappearing ---------------------------- */
+
+START_TEST(test_engine_down_503_and_back)
+{
+	char sock[256], env_host[300];
+	struct relay *relay;
+	struct harness_response r;
+	const char *body = "{\"code\": \"print(7)\"}";
+	double t0;
+
+	/* The daemon starts while the engine does not answer yet (it warns and
+	 * serves), then the engine comes. The relay starts after the daemon, so
+	 * that no child of this process holds its sockets open. */
+	(void)snprintf(sock, sizeof(sock), "/tmp/codeexecd-relay-%d.sock", (int)getpid());
+	(void)unlink(sock);
+	(void)snprintf(env_host, sizeof(env_host), "DOCKER_HOST=unix://%s", sock);
+	const char *env[] = { env_host, NULL };
+	struct harness_opts o = { .yaml = "execution:\n  pool_size: 1\n", .env = env };
+	daemon_ = harness_daemon_start_opts(&o);
+	ck_assert_ptr_nonnull(daemon_);
+	ck_assert_int_eq(harness_http(daemon_, "GET", "/ready", NULL, 0, NULL, &r), 0);
+	ck_assert_int_eq(r.status, 503);
+	harness_response_free(&r);
+	relay = relay_start(sock, "/var/run/docker.sock");
+	ck_assert_ptr_nonnull(relay);
+	cJSON_Delete(execute(body));
+
+	relay_stop(relay); /* the engine no longer answers */
+	t0 = harness_now();
+	ck_assert_int_eq(harness_http(daemon_, "POST", "/execute", body, strlen(body), NULL, &r), 0);
+	ck_assert_msg(r.status == 503, "%s", harness_describe(&r));
+	ck_assert_msg(harness_now() - t0 < 5.0, "503 took %.1f s", harness_now() - t0);
+	cJSON *j = harness_json(&r);
+	ck_assert_int_eq(harness_check_detail_string(j), 0);
+	cJSON_Delete(j);
+	harness_response_free(&r);
+	ck_assert_int_eq(harness_http(daemon_, "GET", "/ready", NULL, 0, NULL, &r), 0);
+	ck_assert_int_eq(r.status, 503);
+	harness_response_free(&r);
+	ck_assert_int_eq(harness_health_status(daemon_), 200);
+
+	relay = relay_start(sock, "/var/run/docker.sock"); /* back */
+	ck_assert_ptr_nonnull(relay);
+	long status = 0;
+	for (int i = 0; i < 60 && status != 200; i++) {
+		ck_assert_int_eq(harness_http(daemon_, "POST", "/execute", body, strlen(body), NULL,
+					      &r), 0);
+		status = r.status;
+		harness_response_free(&r);
+		if (status != 200)
+			harness_sleep_ms(500);
+	}
+	ck_assert_int_eq(status, 200);
+	stop_checked();
+	relay_stop(relay);
+}
+END_TEST
+
+START_TEST(test_image_pruned_and_back)
+{
+	const char *image = "codeexecd-test-pruned:latest";
+	char cmd[512];
+	const char *body = "{\"code\": \"print(7)\"}";
+	cJSON *r;
+
+	(void)snprintf(cmd, sizeof(cmd), "docker tag %s %s", getenv("CODEEXECD_TEST_IMAGE")
+		       ? getenv("CODEEXECD_TEST_IMAGE") : "python-sandbox:latest", image);
+	ck_assert_int_eq(system(cmd), 0);
+	struct harness_opts o = { .yaml = "execution:\n  pool_size: 0\n", .image = image };
+	daemon_ = harness_daemon_start_opts(&o);
+	ck_assert_ptr_nonnull(daemon_);
+	cJSON_Delete(execute(body));
+	(void)snprintf(cmd, sizeof(cmd), "docker rmi %s >/dev/null", image);
+	ck_assert_int_eq(system(cmd), 0);
+	r = execute(body);
+	ck_assert(!flag(r, "success"));
+	ck_assert_int_eq(num(r, "exit_code"), -1);
+	ck_assert_ptr_nonnull(strstr(str(r, "error"), image));
+	cJSON_Delete(r);
+	(void)snprintf(cmd, sizeof(cmd), "docker tag %s %s", getenv("CODEEXECD_TEST_IMAGE")
+		       ? getenv("CODEEXECD_TEST_IMAGE") : "python-sandbox:latest", image);
+	ck_assert_int_eq(system(cmd), 0);
+	r = execute(body);
+	ck_assert(flag(r, "success"));
+	cJSON_Delete(r);
+	stop_checked();
+	(void)snprintf(cmd, sizeof(cmd), "docker rmi %s >/dev/null", image);
+	(void)system(cmd);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("sandbox");
+	TCase *run = tcase_create("run"), *adm = tcase_create("admission"),
+	      *down = tcase_create("shutdown"), *eng = tcase_create("engine");
+	SRunner *sr;
+	int failed;
+
+	tcase_set_timeout(run, 300);
+	tcase_add_checked_fixture(run, run_setup, run_teardown);
+	tcase_add_test(run, test_hello_world);
+	tcase_add_test(run, test_streams_apart_and_exit_code);
+	tcase_add_test(run, test_exception_traceback);
+	tcase_add_test(run, test_csv_in_csv_and_png_out);
+	tcase_add_test(run, test_stdin_and_subdirectory_files);
+	tcase_add_test(run, test_timeout_keeps_output);
+	tcase_add_test(run, test_memory_bomb);
+	tcase_add_test(run, test_fork_bomb_contained);
+	tcase_add_test(run, test_no_network);
+	tcase_add_test(run, test_writes_and_identity);
+	tcase_add_test(run, test_output_flood_truncated);
+	tcase_add_test(run, test_hostile_output_files);
+	suite_add_tcase(s, run);
+
+	tcase_set_timeout(adm, 120);
+	tcase_add_test(adm, test_queue_overflow_429);
+	tcase_add_test(adm, test_client_disconnect_removes_container);
+	suite_add_tcase(s, adm);
+
+	tcase_set_timeout(down, 120);
+	tcase_add_test(down, test_shutdown_lets_executions_finish);
+	tcase_add_test(down, test_shutdown_grace_ends_executions);
+	suite_add_tcase(s, down);
+
+	tcase_set_timeout(eng, 180);
+	tcase_add_test(eng, test_engine_down_503_and_back);
+	tcase_add_test(eng, test_image_pruned_and_back);
+	suite_add_tcase(s, eng);
+
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -189,7 +189,7 @@ int executor_create(struct executor **out, const struct config *cfg, struct sand
 	pthread_mutex_init(&ex->mu, NULL);
 	pthread_mutex_init(&ex->health_mu, NULL);
 	cond_init_monotonic(&ex->idle_cv);
-	pthread_cond_init(&ex->reap_cv, NULL);
+	cond_init_monotonic(&ex->reap_cv);
 	if (pthread_create(&ex->reaper, NULL, reaper_main, ex) != 0) {
 		(void)snprintf(err, errlen, "cannot start the reaper thread");
 		executor_destroy(ex);

@@ -47,26 +47,38 @@ static void add_error(cJSON *errors, const char *key, const char *sub, long offs
 	cJSON_AddItemToArray(errors, e);      /* errors owns e */
 }
 
-/* True when a JSON string in text uses the escape \u0000. cJSON's strings
- * are NUL-terminated, so such a string would be cut short without notice. */
-static bool has_nul_escape(const char *text, size_t len)
+/* What cJSON does not check inside JSON strings: a raw control character
+ * (Python's json refuses it; *ctrl gets its offset) and the escape \u0000
+ * (cJSON's strings are NUL-terminated, so the string would be cut short
+ * without notice; *nul is set). */
+static void scan_strings(const char *text, size_t len, long *ctrl, bool *nul)
 {
-	for (size_t i = 0; i + 1 < len; i++) {
-		if (text[i] != '\\')
-			continue;
-		if (text[i + 1] == 'u' && i + 5 < len && strncmp(text + i + 2, "0000", 4) == 0)
-			return true;
-		i++; /* skip the escaped character */
+	bool in_string = false;
+
+	*ctrl = -1;
+	*nul = false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)text[i];
+		if (c == '"') {
+			in_string = !in_string;
+		} else if (in_string && c < 0x20) {
+			if (*ctrl < 0)
+				*ctrl = (long)i;
+		} else if (in_string && c == '\\' && i + 1 < len) {
+			if (text[i + 1] == 'u' && i + 5 < len && strncmp(text + i + 2, "0000", 4) == 0)
+				*nul = true;
+			i++; /* skip the escaped character */
+		}
 	}
-	return false;
 }
 
 /* Parses body as one JSON value; on failure adds json_invalid with the byte
  * offset, as FastAPI does, and returns NULL. */
-static cJSON *parse_body(const char *body, size_t len, cJSON *errors)
+static cJSON *parse_body(const char *body, size_t len, cJSON *errors, bool *nul)
 {
 	const char *end = NULL;
 	size_t bad = 0, skip = 0;
+	long ctrl;
 	cJSON *root;
 
 	if (len >= 3 && memcmp(body, "\xef\xbb\xbf", 3) == 0)
@@ -77,6 +89,11 @@ static cJSON *parse_body(const char *body, size_t len, cJSON *errors)
 	}
 	if (!utf8_valid(body + skip, len - skip, &bad)) {
 		bad += skip;
+		goto invalid;
+	}
+	scan_strings(body, len, &ctrl, nul);
+	if (ctrl >= 0) {
+		bad = (size_t)ctrl;
 		goto invalid;
 	}
 	root = cJSON_ParseWithLengthOpts(body + skip, len - skip, &end, 0);
@@ -94,6 +111,46 @@ static cJSON *parse_body(const char *body, size_t len, cJSON *errors)
 	return root;
 invalid:
 	add_error(errors, NULL, NULL, (long)bad, "json_invalid", "JSON decode error");
+	return NULL;
+}
+
+/* The member called key; with duplicate keys the last one, as Python's json
+ * (and so FastAPI) takes it. */
+static const cJSON *last_item(const cJSON *obj, const char *key)
+{
+	const cJSON *found = NULL;
+
+	for (const cJSON *it = obj->child; it; it = it->next)
+		if (it->string && strcmp(it->string, key) == 0)
+			found = it;
+	return found;
+}
+
+/* True when a later member has the same name (the later one wins). */
+static bool overridden(const cJSON *item)
+{
+	for (const cJSON *it = item->next; it; it = it->next)
+		if (strcmp(it->string, item->string) == 0)
+			return true;
+	return false;
+}
+
+/* The name of another file that would have to be a directory for name to
+ * exist, or the reverse ("a" and "a/b"); NULL when there is none. */
+static const char *path_conflict(const cJSON *files, const cJSON *item)
+{
+	size_t n = strlen(item->string);
+
+	for (const cJSON *it = files->child; it; it = it->next) {
+		size_t m = strlen(it->string);
+		if (it == item || m == n)
+			continue;
+		const char *shorter = m < n ? it->string : item->string;
+		const char *longer = m < n ? item->string : it->string;
+		size_t k = m < n ? m : n;
+		if (strncmp(shorter, longer, k) == 0 && longer[k] == '/')
+			return it->string;
+	}
 	return NULL;
 }
 
@@ -127,13 +184,21 @@ static const char *file_name_problem(const char *name)
 	}
 }
 
-static void parse_file(const cJSON *item, struct exec_file *out, cJSON *errors)
+static void parse_file(const cJSON *files, const cJSON *item, struct exec_file *out,
+		       cJSON *errors)
 {
-	const char *problem = file_name_problem(item->string);
-	char msg[160];
+	const char *problem = file_name_problem(item->string), *other;
+	char msg[CXD_FILE_NAME_MAX + 128];
 
 	if (problem) {
 		(void)snprintf(msg, sizeof(msg), "Value error, %s", problem);
+		add_error(errors, "files", item->string, -1, "value_error", msg);
+		return;
+	}
+	if ((other = path_conflict(files, item))) {
+		(void)snprintf(msg, sizeof(msg),
+			       "Value error, file name conflicts with '%s' (one would have to be a "
+			       "file and a directory)", other);
 		add_error(errors, "files", item->string, -1, "value_error", msg);
 		return;
 	}
@@ -181,7 +246,8 @@ static void parse_files(const cJSON *files, const struct config *cfg, struct exe
 		return;
 	}
 	for (const cJSON *item = files->child; item; item = item->next)
-		parse_file(item, &out->files[out->nfiles++], errors);
+		if (!overridden(item))
+			parse_file(files, item, &out->files[out->nfiles++], errors);
 }
 
 static void parse_timeout(const cJSON *t, const struct config *cfg, struct exec_request *out,
@@ -191,8 +257,7 @@ static void parse_timeout(const cJSON *t, const struct config *cfg, struct exec_
 
 	if (!t || cJSON_IsNull(t))
 		return;
-	if (!cJSON_IsNumber(t) || t->valuedouble != floor(t->valuedouble) ||
-	    fabs(t->valuedouble) > 1e9) {
+	if (!cJSON_IsNumber(t) || t->valuedouble != floor(t->valuedouble)) {
 		add_error(errors, "timeout", NULL, -1, "int_type", "Input should be a valid integer");
 		return;
 	}
@@ -255,6 +320,7 @@ int api_parse_execute(const char *body, size_t len, const struct config *cfg,
 		      struct exec_request *out, cJSON **errors_out)
 {
 	cJSON *errors = cJSON_CreateArray(), *root = NULL;
+	bool nul = false;
 	int rc = -EINVAL;
 
 	memset(out, 0, sizeof(*out));
@@ -264,7 +330,7 @@ int api_parse_execute(const char *body, size_t len, const struct config *cfg,
 		add_error(errors, NULL, NULL, -1, "missing", "Field required");
 		goto out;
 	}
-	root = parse_body(body, len, errors);
+	root = parse_body(body, len, errors, &nul);
 	if (!root)
 		goto out;
 	if (!cJSON_IsObject(root)) {
@@ -272,15 +338,15 @@ int api_parse_execute(const char *body, size_t len, const struct config *cfg,
 			  "Input should be a valid dictionary or object to extract fields from");
 		goto out;
 	}
-	if (has_nul_escape(body, len)) {
+	if (nul) {
 		add_error(errors, NULL, NULL, -1, "value_error",
 			  "Value error, NUL characters (\\u0000) are not allowed in strings");
 		goto out;
 	}
-	parse_code(cJSON_GetObjectItemCaseSensitive(root, "code"), out, errors);
-	parse_files(cJSON_GetObjectItemCaseSensitive(root, "files"), cfg, out, errors);
-	parse_timeout(cJSON_GetObjectItemCaseSensitive(root, "timeout"), cfg, out, errors);
-	parse_stdin(cJSON_GetObjectItemCaseSensitive(root, "stdin"), cfg, out, errors);
+	parse_code(last_item(root, "code"), out, errors);
+	parse_files(last_item(root, "files"), cfg, out, errors);
+	parse_timeout(last_item(root, "timeout"), cfg, out, errors);
+	parse_stdin(last_item(root, "stdin"), cfg, out, errors);
 	if (cJSON_GetArraySize(errors) == 0)
 		rc = 0;
 out:

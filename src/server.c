@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -300,8 +301,28 @@ static void body_limit_text(const struct config *cfg, char *out, size_t outlen)
 		       cfg->server.max_body_bytes);
 }
 
-/* The first call for a request: routing and the early 413. Returns true when
- * a response has been queued (in *ret). */
+struct cl_count {
+	const char *first;
+	bool conflict;
+};
+
+static enum MHD_Result count_content_length(void *cls, enum MHD_ValueKind kind,
+					    const char *key, const char *value)
+{
+	struct cl_count *c = cls;
+
+	(void)kind;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) != 0)
+		return MHD_YES;
+	if (c->first && strcmp(c->first, value) != 0)
+		c->conflict = true;
+	c->first = value;
+	return MHD_YES;
+}
+
+/* The first call for a request: routing, conflicting lengths (a request
+ * smuggling vector behind proxies: RFC 9112 6.3 says 400) and the early 413.
+ * Returns true when a response has been queued (in *ret). */
 static bool first_call(struct server *srv, struct MHD_Connection *conn, const char *method,
 		       const char *path, struct request_state *st, enum MHD_Result *ret)
 {
@@ -309,6 +330,13 @@ static bool first_call(struct server *srv, struct MHD_Connection *conn, const ch
 	char text[128];
 	bool known;
 
+	struct cl_count count = { 0 };
+	(void)MHD_get_connection_values(conn, MHD_HEADER_KIND, count_content_length, &count);
+	if (count.conflict) {
+		*ret = send_detail(srv, conn, method, path, st, 400,
+				   "Conflicting Content-Length headers");
+		return true;
+	}
 	st->route = route_find(method, path, &known);
 	if (st->route && st->route->takes_body && cl) {
 		char *end;

@@ -145,6 +145,35 @@ START_TEST(test_timeout_and_stdin)
 }
 END_TEST
 
+START_TEST(test_python_json_rules)
+{
+	struct exec_request req;
+
+	/* A raw control character inside a string is not JSON. */
+	expect_error("{\"code\": \"a\nb\"}", "[\"body\",11]", "json_invalid");
+	/* Duplicate keys: the last one counts, as in Python's json. */
+	expect_error("{\"code\": \"pass\", \"code\": 5}", "[\"body\",\"code\"]", "string_type");
+	expect_ok("{\"code\": 5, \"code\": \"pass\", \"files\": {\"a\": \"!!\", \"a\": \"eA==\"}}",
+		  &req);
+	ck_assert_str_eq(req.code, "pass");
+	ck_assert_uint_eq(req.nfiles, 1);
+	ck_assert_uint_eq(req.files[0].len, 1);
+	exec_request_free(&req);
+	/* A name cannot be a file and a directory at once. */
+	struct exec_request r2;
+	cJSON *errors = NULL;
+	const char *body = "{\"code\":\"\",\"files\":{\"a\":\"\",\"a/b\":\"\"}}";
+	ck_assert_int_ne(api_parse_execute(body, strlen(body), &cfg, &r2, &errors), 0);
+	ck_assert_int_eq(cJSON_GetArraySize(errors), 2);
+	cJSON_Delete(errors);
+	expect_ok("{\"code\":\"\",\"files\":{\"ab\":\"\",\"a/b\":\"\"}}", &req);
+	exec_request_free(&req);
+	/* A huge integer is an integer over the limit. */
+	expect_error("{\"code\":\"\",\"timeout\":99999999999999999999}", "[\"body\",\"timeout\"]",
+		     "less_than_equal");
+}
+END_TEST
+
 START_TEST(test_several_errors)
 {
 	struct exec_request req;
@@ -216,6 +245,7 @@ int main(void)
 	tcase_add_test(tc, test_files);
 	tcase_add_test(tc, test_long_file_name);
 	tcase_add_test(tc, test_timeout_and_stdin);
+	tcase_add_test(tc, test_python_json_rules);
 	tcase_add_test(tc, test_several_errors);
 	tcase_add_test(tc, test_valid);
 	tcase_add_test(tc, test_render);

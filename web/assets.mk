@@ -22,8 +22,8 @@ $(WEB_STAMP): web/fetch-assets.sh web/package.json web/package-lock.json web/.np
 	@mkdir -p $(@D) && touch $@
 	@web/fetch-assets.sh $(BUILD) || { rm -f $@; exit 1; }
 
+# An asset deleted since the last run is fetched again.
 $(WEB_ASSET_FILES): $(WEB_STAMP)
-	@test -f $@ || { rm -f $(WEB_STAMP); \
-	    echo "$@ is missing; run make again to fetch it" >&2; exit 1; }
+	@test -f $@ || web/fetch-assets.sh $(BUILD)
 
 .DEFAULT_GOAL := $(web_saved_goal)

@@ -95,6 +95,28 @@ static long rss_kib(int pid)
 	return kib;
 }
 
+/* CPU time (user + system, clock ticks) the process has used. */
+static long cpu_ticks(int pid)
+{
+	char path[64], buf[1024];
+	unsigned long ut = 0, st = 0;
+	FILE *f;
+
+	(void)snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (!fgets(buf, sizeof(buf), f)) {
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	const char *p = strrchr(buf, ')'); /* the command may hold spaces */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+		return -1;
+	return (long)(ut + st);
+}
+
 /* --- the code's behaviour -------------------------------------------------- */
 
 static const char *const RUN_YAML =
@@ -117,6 +139,25 @@ START_TEST(test_hello_world)
 	ck_assert(!flag(r, "timed_out") && !flag(r, "oom_killed") && !flag(r, "output_truncated"));
 	ck_assert_int_ge(num(r, "duration_ms"), 0);
 	cJSON_Delete(r);
+}
+END_TEST
+
+/* An idle daemon sleeps: no thread spins (a wait against the wrong clock
+ * once made the reaper do so). Generous: a spinning thread burns ~2 s of
+ * CPU in these 2 s, an idle daemon next to nothing. */
+START_TEST(test_idle_daemon_uses_no_cpu)
+{
+	int pid = harness_daemon_pid(daemon_);
+	long before, after;
+
+	cJSON_Delete(execute("{\"code\": \"print(1)\"}"));
+	harness_sleep_ms(1500); /* the pool refills, the reaper removes */
+	before = cpu_ticks(pid);
+	harness_sleep_ms(2000);
+	after = cpu_ticks(pid);
+	ck_assert_int_ge(before, 0);
+	ck_assert_msg(after - before < sysconf(_SC_CLK_TCK) / 2,
+		      "the idle daemon used %ld ticks in 2 s", after - before);
 }
 END_TEST
 
@@ -525,6 +566,7 @@ int main(void)
 	tcase_set_timeout(run, 300);
 	tcase_add_checked_fixture(run, run_setup, run_teardown);
 	tcase_add_test(run, test_hello_world);
+	tcase_add_test(run, test_idle_daemon_uses_no_cpu);
 	tcase_add_test(run, test_streams_apart_and_exit_code);
 	tcase_add_test(run, test_exception_traceback);
 	tcase_add_test(run, test_csv_in_csv_and_png_out);

@@ -1,0 +1,187 @@
+// Uses the orval client generated from the running daemon's /openapi.json as
+// the backend does: its code-execution tool sends CSV data sources as
+// files {"<uuid>.csv": base64}, tells the model to read
+// /execution/files/<uuid>.csv and to write results into /execution/output/,
+// then base64-decodes each output file, parses it as CSV and skips files that
+// fail to parse. Run by run.sh with CODE_EXECUTION_SERVICE_URL set.
+import { randomUUID } from 'node:crypto';
+import { isAxiosError } from 'axios';
+
+import { getAyunisCodeExecutionService } from './generated/ayunisCodeExecutionService';
+import type {
+  ExecutionRequest,
+  ExecutionResponse,
+  HealthResponse,
+  HTTPValidationError,
+  ValidationError,
+} from './generated/ayunisCodeExecutionService.schemas';
+
+// --- The types orval generated from the old FastAPI service's document. ----
+// The new ones must be interchangeable with them (additions only optional), or
+// the backend's code would not compile against the new client.
+interface OldExecutionRequest {
+  code: string;
+  files?: { [key: string]: string } | null;
+}
+interface OldExecutionResponse {
+  success: boolean;
+  output?: string;
+  error?: string;
+  exit_code: number;
+  execution_id: string;
+  output_files?: { [key: string]: string } | null;
+}
+interface OldHealthResponse {
+  status: string;
+  message?: string;
+}
+interface OldValidationError {
+  loc: (string | number)[];
+  msg: string;
+  type: string;
+}
+interface OldHTTPValidationError {
+  detail?: OldValidationError[];
+}
+
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Assert<T extends true> = T;
+export type Compatible = [
+  Assert<Same<ExecutionRequest, OldExecutionRequest>>,
+  Assert<Same<ExecutionResponse, OldExecutionResponse>>,
+  Assert<Same<HealthResponse, OldHealthResponse>>,
+  Assert<Same<ValidationError, OldValidationError>>,
+  Assert<Same<HTTPValidationError, OldHTTPValidationError>>,
+];
+
+// --- A tiny test harness. ---------------------------------------------------
+let failures = 0;
+function check(name: string, ok: boolean, detail?: unknown): void {
+  if (ok) {
+    console.log(`  ok - ${name}`);
+  } else {
+    failures++;
+    console.log(`  not ok - ${name}${detail === undefined ? '' : ': ' + JSON.stringify(detail)}`);
+  }
+}
+
+// The backend's CSV handling: a simple parser that throws on ragged rows.
+function parseCsv(text: string): string[][] {
+  const rows = text.replace(/\r\n/g, '\n').replace(/\n$/, '').split('\n').map((l) => l.split(','));
+  if (rows.length === 0 || rows.some((r) => r.length !== rows[0].length)) {
+    throw new Error('not a CSV table');
+  }
+  return rows;
+}
+
+function csvSources(res: ExecutionResponse): Map<string, string[][]> {
+  const out = new Map<string, string[][]>();
+  for (const [name, b64] of Object.entries(res.output_files ?? {})) {
+    try {
+      out.set(name, parseCsv(Buffer.from(b64, 'base64').toString('utf8')));
+    } catch {
+      // skipped, as the backend does
+    }
+  }
+  return out;
+}
+
+const api = getAyunisCodeExecutionService();
+
+async function health(): Promise<void> {
+  const h: HealthResponse = await api.healthCheckHealthGet();
+  check('healthCheckHealthGet: status "healthy"', h.status === 'healthy', h);
+  check('healthCheckHealthGet: message is a string', typeof h.message === 'string', h);
+}
+
+async function root(): Promise<void> {
+  const r = await api.rootGet();
+  const want = {
+    service: 'Ayunis Code Execution Service',
+    version: '0.1.0',
+    status: 'running',
+    docs: '/docs',
+    health: '/health',
+  };
+  check('rootGet: service information', JSON.stringify(r) === JSON.stringify(want), r);
+}
+
+async function csvRoundTrip(): Promise<void> {
+  const id = randomUUID();
+  const input = 'region,city,price,quantity\nnorth,Zürich,3,4\nsouth,Lyon,5,2\nnorth,Oslo,2,10\n';
+  const code = [
+    'import pandas as pd',
+    `df = pd.read_csv("/execution/files/${id}.csv")`,
+    'df["total"] = df["price"] * df["quantity"]',
+    'summary = df.groupby("region", as_index=False)["total"].sum().sort_values("region")',
+    'summary.to_csv("/execution/output/result.csv", index=False)',
+    'print(summary.to_string(index=False))',
+  ].join('\n');
+  const request: OldExecutionRequest = {
+    code,
+    files: { [`${id}.csv`]: Buffer.from(input, 'utf8').toString('base64') },
+  };
+  const res = await api.executeCodeExecutePost(request);
+  check('executeCodeExecutePost (pandas CSV): success', res.success === true, res);
+  check('executeCodeExecutePost: exit_code 0', res.exit_code === 0, res.exit_code);
+  check('executeCodeExecutePost: execution_id is 8 hex digits',
+    /^[0-9a-f]{8}$/.test(res.execution_id), res.execution_id);
+  check('executeCodeExecutePost: stdout has the summary',
+    (res.output ?? '').includes('north') && (res.output ?? '').includes('32'), res.output);
+  check('executeCodeExecutePost: stderr empty', (res.error ?? '') === '', res.error);
+  const sources = csvSources(res);
+  check('output_files: exactly result.csv', JSON.stringify([...sources.keys()]) === '["result.csv"]',
+    Object.keys(res.output_files ?? {}));
+  check('output_files: result.csv content',
+    JSON.stringify(sources.get('result.csv')) ===
+      JSON.stringify([['region', 'total'], ['north', '32'], ['south', '10']]),
+    sources.get('result.csv'));
+}
+
+async function failures_(): Promise<void> {
+  // No output files: null, not {}.
+  const ok = await api.executeCodeExecutePost({ code: 'print(6*7)' });
+  check('executeCodeExecutePost (print): output "42\\n", output_files null',
+    ok.success && ok.output === '42\n' && ok.output_files === null, ok);
+
+  // A failing program is a 200 with success false (the backend reports it).
+  const bad = await api.executeCodeExecutePost({ code: 'import sys\nprint("partial")\n1/0' });
+  check('executeCodeExecutePost (1/0): success false, exit_code 1',
+    bad.success === false && bad.exit_code === 1, bad);
+  check('executeCodeExecutePost (1/0): ZeroDivisionError in error',
+    (bad.error ?? '').includes('ZeroDivisionError'), bad.error);
+
+  // A request without code: 422 in FastAPI's shape.
+  try {
+    await api.executeCodeExecutePost({} as ExecutionRequest);
+    check('executeCodeExecutePost ({}): 422', false, 'no error');
+  } catch (e) {
+    const status = isAxiosError(e) ? e.response?.status : undefined;
+    const body = (isAxiosError(e) ? e.response?.data : undefined) as HTTPValidationError | undefined;
+    check('executeCodeExecutePost ({}): 422', status === 422, status);
+    check('executeCodeExecutePost ({}): detail as FastAPI',
+      JSON.stringify(body) ===
+        JSON.stringify({ detail: [{ loc: ['body', 'code'], msg: 'Field required', type: 'missing' }] }),
+      body);
+  }
+}
+
+async function main(): Promise<void> {
+  const steps: [string, () => Promise<void>][] = [
+    ['health', health],
+    ['root', root],
+    ['csv round trip', csvRoundTrip],
+    ['failures', failures_],
+  ];
+  for (const [name, step] of steps) {
+    try {
+      await step();
+    } catch (e) {
+      check(`${name}: no exception`, false, isAxiosError(e) ? `${e.message} ${JSON.stringify(e.response?.data)}` : String(e));
+    }
+  }
+  console.log(failures === 0 ? '  client: all checks passed' : `  client: ${failures} check(s) failed`);
+  process.exit(failures === 0 ? 0 : 1);
+}
+
+void main();

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -555,6 +557,37 @@ START_TEST(test_image_pruned_and_back)
 }
 END_TEST
 
+/* Containers left by a crash of this daemon (same instance label) are
+ * removed when it starts again. */
+START_TEST(test_stale_containers_removed_at_start)
+{
+	char host[64] = "", cmd[512], label[256];
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t salen = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &salen), 0);
+	port = ntohs(sa.sin_port);
+	close(fd);
+	ck_assert_int_eq(gethostname(host, sizeof(host) - 1), 0);
+	(void)snprintf(label, sizeof(label), "io.codeexecd.instance=%s-%d", host, port);
+	(void)snprintf(cmd, sizeof(cmd),
+		       "docker create --label io.codeexecd.managed=true --label %s %s true >/dev/null",
+		       label, getenv("CODEEXECD_TEST_IMAGE") ? getenv("CODEEXECD_TEST_IMAGE")
+							: "python-sandbox:latest");
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(harness_docker_count_labelled(label), 2);
+	struct harness_opts o = { .yaml = "execution:\n  pool_size: 0\n", .port = port };
+	daemon_ = harness_daemon_start_opts(&o);
+	ck_assert_ptr_nonnull(daemon_);
+	ck_assert_int_eq(harness_docker_count_labelled(label), 0);
+	ck_assert_ptr_nonnull(strstr(harness_daemon_log(daemon_), "removed 2 container(s)"));
+	stop_checked();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("sandbox");
@@ -593,6 +626,7 @@ int main(void)
 	tcase_set_timeout(eng, 180);
 	tcase_add_test(eng, test_engine_down_503_and_back);
 	tcase_add_test(eng, test_image_pruned_and_back);
+	tcase_add_test(eng, test_stale_containers_removed_at_start);
 	suite_add_tcase(s, eng);
 
 	sr = srunner_create(s);

@@ -132,6 +132,7 @@ START_TEST(test_configured_limits)
 	ck_assert(cJSON_GetObjectItem(hc(spec), "NanoCpus")->valuedouble == 5e8);
 	ck_assert_str_eq(cJSON_GetObjectItem(hc(spec), "Runtime")->valuestring, "runsc");
 	ck_assert(ulimit(spec, "nproc") == 20); /* gVisor: nproc caps forks */
+	ck_assert_int_eq(cJSON_GetObjectItem(hc(spec), "PidsLimit")->valueint, 20 * 10 + 256);
 	cJSON_Delete(spec);
 	cfg.limits.nproc = 7;
 	spec = spec_for(&cfg);

@@ -588,6 +588,32 @@ START_TEST(test_stale_containers_removed_at_start)
 }
 END_TEST
 
+/* gVisor (runsc), when the engine has it registered (scripts/ensure-docker.sh
+ * does so for an engine it starts): runs, and the fork bomb is contained by
+ * nproc while the sandbox kernel's own threads fit in the pids cgroup. */
+START_TEST(test_gvisor_runtime)
+{
+	cJSON *r;
+
+	if (system("docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q runsc") != 0) {
+		fprintf(stderr, "test_gvisor_runtime: skipped, the engine has no runsc runtime\n");
+		return;
+	}
+	start_with("docker:\n  runtime: runsc\nexecution:\n  pool_size: 0\n");
+	r = execute("{\"code\": \"import os, numpy\\nprint(os.getuid(), int(numpy.arange(4).sum()))\"}");
+	ck_assert_msg(flag(r, "success"), "%s", str(r, "error"));
+	ck_assert_str_eq(str(r, "output"), "1000 6\n");
+	cJSON_Delete(r);
+	r = execute("{\"code\": \"import os, time\\nn = 0\\ntry:\\n"
+		    "    while True:\\n        if os.fork() == 0:\\n            time.sleep(60)\\n"
+		    "        n += 1\\nexcept OSError as e:\\n    print('stopped at', n)\","
+		    " \"timeout\": 60}");
+	ck_assert_msg(strstr(str(r, "output"), "stopped at"), "%s", str(r, "error"));
+	cJSON_Delete(r);
+	stop_checked();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("sandbox");
@@ -623,10 +649,11 @@ int main(void)
 	tcase_add_test(down, test_shutdown_grace_ends_executions);
 	suite_add_tcase(s, down);
 
-	tcase_set_timeout(eng, 180);
+	tcase_set_timeout(eng, 240);
 	tcase_add_test(eng, test_engine_down_503_and_back);
 	tcase_add_test(eng, test_image_pruned_and_back);
 	tcase_add_test(eng, test_stale_containers_removed_at_start);
+	tcase_add_test(eng, test_gvisor_runtime);
 	suite_add_tcase(s, eng);
 
 	sr = srunner_create(s);

@@ -470,7 +470,7 @@ void api_execute(void *ctx, const struct http_request *req, struct http_response
 		break;
 	case -ESHUTDOWN:
 	case -EHOSTUNREACH:
-		resp->retry_after = rc == -EHOSTUNREACH ? 5 : 0;
+		resp->retry_after = 5;
 		http_response_detail(resp, 503, err[0] ? err : "Service unavailable");
 		break;
 	case -ECANCELED:

@@ -10,6 +10,7 @@
  * Shutdown drains the reaper; containers of a crashed daemon are removed at
  * the next start (sandbox_cleanup_stale). */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include "codeexecd/executor.h"
 #include "codeexecd/log.h"
 #include "codeexecd/pool.h"
+#include "codeexecd/utf8.h"
 
 #define HEALTH_CACHE_MS 1000
 #define CANCEL_WAIT_S 15      /* after the grace period, for cancelled runs to end */
@@ -335,6 +337,21 @@ static void verdict(struct executor *ex, const struct sandbox_run *run, int time
 		append_error_line(res, line);
 	}
 	res->success = res->exit_code == 0 && !res->timed_out && !res->oom_killed && !why[0];
+	/* The notes come from the runner and were cut to size: repair. */
+	size_t len;
+	char *clean = utf8_sanitize(res->error, res->error_len, &len);
+	if (clean) {
+		free(res->error);
+		res->error = clean;
+		res->error_len = len;
+	}
+}
+
+static bool client_gone(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+
+	return fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
 /* A ready container from the pool, or a new one. */
@@ -396,14 +413,20 @@ int executor_run(struct executor *ex, const struct exec_request *req,
 	pthread_mutex_unlock(&ex->mu);
 	if (rc != 0)
 		return rc;
-	rc = get_slot(ex, &slot, &pooled, err, errlen);
-	if (rc == 0) {
-		(void)snprintf(exec_id, CXD_EXEC_ID_LEN + 1, "%s", sandbox_slot_exec_id(slot));
-		log_slot(slot, pooled);
-		rc = sandbox_run(ex->sb, slot, &run, res, err, errlen);
-		discard_slot(ex, slot); /* removed after the answer, by the reaper */
+	if (client_gone(client_fd)) {
+		rc = -ECANCELED; /* it left while waiting in the queue */
+		(void)snprintf(err, errlen, "the client went away while queued");
+	} else {
+		rc = get_slot(ex, &slot, &pooled, err, errlen);
+		if (rc == 0) {
+			(void)snprintf(exec_id, CXD_EXEC_ID_LEN + 1, "%s",
+				       sandbox_slot_exec_id(slot));
+			log_slot(slot, pooled);
+			rc = sandbox_run(ex->sb, slot, &run, res, err, errlen);
+			discard_slot(ex, slot); /* removed after the answer, by the reaper */
+		}
+		pool_done(ex->pool);
 	}
-	pool_done(ex->pool);
 	pthread_mutex_lock(&ex->mu);
 	release(ex);
 	pthread_mutex_unlock(&ex->mu);
@@ -460,6 +483,7 @@ void executor_shutdown(struct executor *ex, int grace_seconds)
 	struct timespec now;
 	uint64_t one = 1;
 
+	pool_stop(ex->pool); /* no new containers; the ready ones go to the reaper */
 	pthread_mutex_lock(&ex->mu);
 	ex->stopping = true;
 	for (struct waiter *w = ex->head; w; w = w->next)
@@ -476,25 +500,23 @@ void executor_shutdown(struct executor *ex, int grace_seconds)
 		wait_idle(ex, now.tv_sec + grace_seconds + CANCEL_WAIT_S);
 	}
 	pthread_mutex_unlock(&ex->mu);
-	/* Ready containers go to the reaper too, before it drains and ends. */
-	pool_destroy(ex->pool);
-	ex->pool = NULL;
-	pthread_mutex_lock(&ex->mu);
-	ex->reaper_exit = true;
-	pthread_cond_signal(&ex->reap_cv);
-	pthread_mutex_unlock(&ex->mu);
-	if (ex->reaper_started) {
-		pthread_join(ex->reaper, NULL);
-		ex->reaper_started = false;
-	}
 }
 
+/* After server_stop(): no handler thread is left, so nothing can take a
+ * slot or queue a container any more; the reaper drains what is queued. */
 void executor_destroy(struct executor *ex)
 {
 	if (!ex)
 		return;
-	if (ex->reaper_started)
-		executor_shutdown(ex, 0);
+	pool_destroy(ex->pool);
+	ex->pool = NULL;
+	if (ex->reaper_started) {
+		pthread_mutex_lock(&ex->mu);
+		ex->reaper_exit = true;
+		pthread_cond_signal(&ex->reap_cv);
+		pthread_mutex_unlock(&ex->mu);
+		pthread_join(ex->reaper, NULL);
+	}
 	close(ex->stop_fd);
 	pthread_cond_destroy(&ex->idle_cv);
 	pthread_cond_destroy(&ex->reap_cv);

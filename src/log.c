@@ -13,6 +13,7 @@
 #include "codeexecd/log.h"
 
 #define LOG_LINE_MAX 2048
+#define LOG_FIELD_MAX 512   /* bytes of a method or path we log */
 
 static enum log_level min_level = LOG_INFO;
 static enum log_format line_format = LOG_FORMAT_TEXT;
@@ -60,19 +61,29 @@ static void append(char *buf, size_t cap, size_t *pos, const char *fmt, ...)
 		*pos = ((size_t)n >= cap - *pos) ? cap - 1 : *pos + (size_t)n;
 }
 
-/* Appends s as the inside of a JSON string (or, for text, with control
- * characters escaped so one event stays one line). */
-static void append_escaped(char *buf, size_t cap, size_t *pos, const char *s)
+/* Appends at most max bytes of s as the inside of a JSON string (or, for
+ * text, with control characters escaped so one event stays one line), and
+ * "..." when it was cut. Room is always left for the rest of the line. In
+ * JSON, bytes outside ASCII become \u00XX: a path or a message may hold
+ * bytes that are not UTF-8, and a line must stay valid JSON. */
+static void append_escaped(char *buf, size_t cap, size_t *pos, const char *s, size_t max)
 {
-	for (; *s && *pos < cap - 8; s++) {
+	const size_t reserve = 160; /* for what follows the field */
+	size_t used = 0;
+
+	for (; *s; s++, used++) {
 		unsigned char c = (unsigned char)*s;
+		if (used >= max || *pos + reserve + 8 >= cap) {
+			append(buf, cap, pos, "...");
+			break;
+		}
 		if (c == '"' && line_format == LOG_FORMAT_JSON)
 			append(buf, cap, pos, "\\\"");
 		else if (c == '\\' && line_format == LOG_FORMAT_JSON)
 			append(buf, cap, pos, "\\\\");
 		else if (c == '\n')
 			append(buf, cap, pos, "\\n");
-		else if (c < 0x20 || c == 0x7f)
+		else if (c < 0x20 || c == 0x7f || (c >= 0x80 && line_format == LOG_FORMAT_JSON))
 			append(buf, cap, pos, "\\u%04x", c);
 		else
 			buf[(*pos)++] = (char)c;
@@ -123,13 +134,13 @@ void log_event(enum log_level level, const char *exec_id, const char *fmt, ...)
 		if (exec_id && *exec_id)
 			append(line, sizeof(line), &pos, ",\"execution_id\":\"%s\"", exec_id);
 		append(line, sizeof(line), &pos, ",\"msg\":\"");
-		append_escaped(line, sizeof(line), &pos, msg);
+		append_escaped(line, sizeof(line), &pos, msg, LOG_LINE_MAX);
 		append(line, sizeof(line), &pos, "\"");
 	} else {
 		if (exec_id && *exec_id)
 			append(line, sizeof(line), &pos, " [%s]", exec_id);
 		append(line, sizeof(line), &pos, " ");
-		append_escaped(line, sizeof(line), &pos, msg);
+		append_escaped(line, sizeof(line), &pos, msg, LOG_LINE_MAX);
 	}
 	emit(line, sizeof(line), pos);
 }
@@ -145,9 +156,9 @@ void log_request(const char *method, const char *path, int status, double durati
 	append_prefix(line, sizeof(line), &pos, LOG_INFO);
 	if (line_format == LOG_FORMAT_JSON) {
 		append(line, sizeof(line), &pos, ",\"event\":\"request\",\"method\":\"");
-		append_escaped(line, sizeof(line), &pos, method);
+		append_escaped(line, sizeof(line), &pos, method, LOG_FIELD_MAX);
 		append(line, sizeof(line), &pos, "\",\"path\":\"");
-		append_escaped(line, sizeof(line), &pos, path);
+		append_escaped(line, sizeof(line), &pos, path, LOG_FIELD_MAX);
 		append(line, sizeof(line), &pos,
 		       "\",\"status\":%d,\"duration_ms\":%.1f,\"remote\":\"%s\"", status,
 		       duration_ms, remote ? remote : "");
@@ -157,9 +168,9 @@ void log_request(const char *method, const char *path, int status, double durati
 		if (exec_id && *exec_id)
 			append(line, sizeof(line), &pos, " [%s]", exec_id);
 		append(line, sizeof(line), &pos, " ");
-		append_escaped(line, sizeof(line), &pos, method);
+		append_escaped(line, sizeof(line), &pos, method, LOG_FIELD_MAX);
 		append(line, sizeof(line), &pos, " ");
-		append_escaped(line, sizeof(line), &pos, path);
+		append_escaped(line, sizeof(line), &pos, path, LOG_FIELD_MAX);
 		append(line, sizeof(line), &pos, " %d %.1fms %s", status, duration_ms,
 		       remote ? remote : "-");
 	}

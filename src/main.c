@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "codeexecd/api.h"
 #include "codeexecd/config.h"
@@ -170,7 +171,7 @@ static int serve(const struct config *cfg)
 	struct api api = { .cfg = cfg };
 	char err[CXD_ERR_MAX];
 	sigset_t set;
-	int sig = 0, rc;
+	int sig = 0, rc, listen_fd = -1, port = 0;
 
 	/* Signals are taken by sigwait() below; every thread inherits the mask. */
 	sigemptyset(&set);
@@ -179,28 +180,36 @@ static int serve(const struct config *cfg)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	rc = sandbox_create(&sb, cfg, err, sizeof(err));
+	/* The port first: a second daemon started on a busy port must fail
+	 * before it touches the containers of the one that has it. */
+	rc = server_bind(cfg, &listen_fd, &port, err, sizeof(err));
+	if (rc == 0)
+		rc = sandbox_create(&sb, cfg, port, err, sizeof(err));
 	if (rc == 0)
 		rc = check_engine(sb) == 0 ? 0 : -EINVAL;
 	if (rc == 0)
 		rc = executor_create(&ex, cfg, sb, err, sizeof(err));
 	if (rc == 0) {
 		api.executor = ex;
-		rc = server_start(&srv, cfg, &api, err, sizeof(err));
+		rc = server_start(&srv, cfg, listen_fd, port, &api, err, sizeof(err));
+		listen_fd = -1; /* taken over, also on failure */
 	}
 	if (rc != 0) {
 		if (rc != -EINVAL)
 			log_error(NULL, "cannot start: %s", err);
 		goto out;
 	}
-	log_info(NULL, "codeexecd %s listening on %s:%d (image %s, %d concurrent, queue %d)",
-		 CXD_VERSION, cfg->server.host, server_port(srv), cfg->docker.image,
-		 cfg->execution.max_concurrent, cfg->execution.queue_size);
+	log_info(NULL, "codeexecd %s listening on %s:%d (image %s, %d concurrent, queue %d, "
+		 "pool %d)", CXD_VERSION, cfg->server.host, port, cfg->docker.image,
+		 cfg->execution.max_concurrent, cfg->execution.queue_size,
+		 cfg->execution.pool_size);
 	(void)sigwait(&set, &sig);
 	log_info(NULL, "%s received: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	server_quiesce(srv);
 	executor_shutdown(ex, cfg->execution.shutdown_grace_seconds);
 out:
+	if (listen_fd >= 0)
+		(void)close(listen_fd);
 	server_stop(srv);
 	executor_destroy(ex);
 	sandbox_destroy(sb);

@@ -173,7 +173,7 @@ void pool_done(struct pool *p)
 	pthread_mutex_unlock(&p->mu);
 }
 
-void pool_destroy(struct pool *p)
+void pool_stop(struct pool *p)
 {
 	if (!p)
 		return;
@@ -181,10 +181,22 @@ void pool_destroy(struct pool *p)
 	p->stop = true;
 	pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);
-	if (p->filler_started)
+	if (p->filler_started) {
 		pthread_join(p->filler, NULL);
+		p->filler_started = false;
+	}
+	pthread_mutex_lock(&p->mu);
 	for (size_t i = 0; i < p->n; i++)
 		p->discard(p->ctx, p->ready[i]);
+	p->n = 0;
+	pthread_mutex_unlock(&p->mu);
+}
+
+void pool_destroy(struct pool *p)
+{
+	if (!p)
+		return;
+	pool_stop(p);
 	free(p->ready);
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);

@@ -54,6 +54,12 @@ def harden():
         libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
     except Exception:
         pass
+    # The code may signal PID 1: Python's own SIGINT handler would raise
+    # KeyboardInterrupt here. A no-op handler (not SIG_IGN, which the child
+    # would inherit) keeps the runner going; the child starts with defaults.
+    for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGHUP,
+                signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(sig, lambda *_: None)
 
 
 def read_exact(n):
@@ -207,6 +213,6 @@ def main():
 
 try:
     main()
-except Exception as exc:  # reported on the container's stderr, read by the daemon
+except BaseException as exc:  # reported on the container's stderr, read by the daemon
     sys.stderr.write("codeexecd runner: %s: %s\n" % (type(exc).__name__, exc))
     sys.exit(70)

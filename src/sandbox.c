@@ -44,7 +44,8 @@ long sandbox_now_ms(void)
 	return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
-int sandbox_create(struct sandbox **out, const struct config *cfg, char *err, size_t errlen)
+int sandbox_create(struct sandbox **out, const struct config *cfg, int port, char *err,
+		   size_t errlen)
 {
 	struct sandbox *sb = calloc(1, sizeof(*sb));
 	char host[64] = "localhost";
@@ -55,7 +56,7 @@ int sandbox_create(struct sandbox **out, const struct config *cfg, char *err, si
 	sb->cfg = cfg;
 	(void)gethostname(host, sizeof(host) - 1);
 	/* Stable across restarts, distinct for daemons on one engine. */
-	(void)snprintf(sb->instance, sizeof(sb->instance), "%s-%d", host, cfg->server.port);
+	(void)snprintf(sb->instance, sizeof(sb->instance), "%s-%d", host, port);
 	rc = docker_open(&sb->docker, cfg->docker.host, cfg->docker.api_timeout_seconds, err,
 			 errlen);
 	if (rc != 0) {

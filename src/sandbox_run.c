@@ -157,7 +157,9 @@ static int on_frame(void *ctx, enum demux_stream stream, const uint8_t *data, si
 	return proto_feed(&st->pr, data, len, on_record, st);
 }
 
-enum run_end { END_DONE, END_EOF, END_TIMEOUT, END_CAPPED, END_PROTO, END_CANCEL, END_IO };
+enum run_end {
+	END_DONE, END_EOF, END_TIMEOUT, END_CAPPED, END_PROTO, END_CANCEL, END_STOP, END_IO
+};
 
 /* Reads everything the stream has now. Returns -EAGAIN to keep waiting,
  * or how the run ended. */
@@ -207,7 +209,7 @@ static enum run_end wait_run(struct docker_stream *s, struct run_state *st,
 		if (fds[1].revents & (POLLRDHUP | POLLHUP | POLLERR))
 			return END_CANCEL;
 		if (fds[2].revents & POLLIN)
-			return END_CANCEL;
+			return END_STOP;
 	}
 }
 
@@ -256,6 +258,7 @@ out:
 	return rc;
 }
 
+/* Sends the job; fails only when it cannot be built. */
 static int send_job(struct docker_stream *s, const struct config *cfg,
 		    const struct exec_request *req, int timeout_ms, char *err, size_t errlen)
 {
@@ -268,11 +271,12 @@ static int send_job(struct docker_stream *s, const struct config *cfg,
 	if (rc != 0)
 		return rc;
 	proto_job_header(head, len);
-	rc = docker_stream_write_all(s, head, sizeof(head), timeout_ms);
-	if (rc == 0)
-		rc = docker_stream_write_all(s, job, len, timeout_ms);
+	/* A failed write means the runner is gone: its reason follows on the
+	 * stream, which the caller reads next. */
+	if (docker_stream_write_all(s, head, sizeof(head), timeout_ms) == 0)
+		(void)docker_stream_write_all(s, job, len, timeout_ms);
 	free(job);
-	return rc;
+	return 0;
 }
 
 /* Fills res from a finished run state. */
@@ -360,16 +364,18 @@ int sandbox_run(struct sandbox *sb, struct sandbox_slot *slot, struct sandbox_ru
 
 	memset(res, 0, sizeof(*res));
 	run_state_init(&st, sb->cfg, res);
-	/* A failed write means the runner is gone: its reason follows on the
-	 * stream, so read on. */
-	(void)send_job(slot->stream, sb->cfg, run->req, run->timeout_ms, err, errlen);
+	rc = send_job(slot->stream, sb->cfg, run->req, run->timeout_ms, err, errlen);
+	if (rc != 0)
+		goto out;
 	end = wait_run(slot->stream, &st, run, started + run->timeout_ms);
 	res->duration_ms = sandbox_now_ms() - started;
 	if (end != END_DONE && end != END_EOF)
 		(void)docker_container_kill(sb->docker, slot->container_id, err, errlen);
-	if (end == END_CANCEL) {
-		(void)snprintf(err, errlen, "execution cancelled");
-		rc = -ECANCELED;
+	if (end == END_CANCEL || end == END_STOP) {
+		(void)snprintf(err, errlen, "%s", end == END_STOP
+			       ? "The service is shutting down; the execution was stopped"
+			       : "the client went away; the execution was stopped");
+		rc = end == END_STOP ? -ESHUTDOWN : -ECANCELED;
 		goto out;
 	}
 	fill_result(sb, slot, &st, end, res);

@@ -55,6 +55,7 @@ struct server {
 	const struct config *cfg;
 	struct api *api;
 	int port;
+	int quiesced_fd;      /* the listening socket handed back by quiesce */
 };
 
 /* Per-request state, from the first call of on_request to on_completed. */
@@ -65,6 +66,7 @@ struct request_state {
 	size_t body_len;
 	size_t body_cap;
 	bool too_large;
+	size_t dropped;        /* bytes read past the limit */
 };
 
 static double ms_since(const struct timespec *start)
@@ -410,6 +412,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		    store_body(st, (size_t)srv->cfg->server.max_body_bytes, upload_data,
 			       *upload_data_size) != 0)
 			return MHD_NO;
+		/* libmicrohttpd (0.9.75) cannot answer before the upload ends, so
+		 * what is over the limit is read and dropped, up to as much again
+		 * as the limit (at least CXD_BODY_DROP_MIN); beyond that (an
+		 * endless chunked body) the connection is closed unanswered. */
+		if (st->too_large) {
+			size_t allow = (size_t)srv->cfg->server.max_body_bytes;
+			st->dropped += *upload_data_size;
+			if (st->dropped > (allow > CXD_BODY_DROP_MIN ? allow : CXD_BODY_DROP_MIN))
+				return MHD_NO;
+		}
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
@@ -441,51 +453,76 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_warn(NULL, "http: %s", msg);
 }
 
-static int resolve(const struct config *cfg, struct sockaddr_storage *ss, char *err,
-		   size_t errlen)
+static int resolve(const struct config *cfg, struct addrinfo **res, char *err, size_t errlen)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
-	struct addrinfo *res = NULL;
 	char port[16];
 	int rc;
 
 	(void)snprintf(port, sizeof(port), "%d", cfg->server.port);
-	rc = getaddrinfo(cfg->server.host[0] ? cfg->server.host : NULL, port, &hints, &res);
+	rc = getaddrinfo(cfg->server.host[0] ? cfg->server.host : NULL, port, &hints, res);
 	if (rc != 0) {
 		(void)snprintf(err, errlen, "cannot resolve server.host '%s': %s",
 			       cfg->server.host, gai_strerror(rc));
 		return -EINVAL;
 	}
-	memcpy(ss, res->ai_addr, res->ai_addrlen);
-	freeaddrinfo(res);
 	return 0;
 }
 
-int server_start(struct server **out, const struct config *cfg, struct api *ctx, char *err,
-		 size_t errlen)
+int server_bind(const struct config *cfg, int *fd_out, int *port_out, char *err, size_t errlen)
 {
-	struct sockaddr_storage ss = { 0 };
-	struct server *srv;
-	const union MHD_DaemonInfo *di;
-	unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-			     MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
-	int rc;
+	struct addrinfo *res = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	int fd = -1, one = 1, rc;
 
-	rc = resolve(cfg, &ss, err, errlen);
+	rc = resolve(cfg, &res, err, errlen);
 	if (rc != 0)
 		return rc;
-	if (ss.ss_family == AF_INET6)
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 128) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sslen) != 0) {
+		rc = -errno;
+		(void)snprintf(err, errlen, "cannot listen on %s:%d: %s", cfg->server.host,
+			       cfg->server.port, strerror(errno));
+		if (fd >= 0)
+			(void)close(fd);
+		goto out;
+	}
+	*port_out = ntohs(ss.ss_family == AF_INET6
+			  ? ((struct sockaddr_in6 *)(void *)&ss)->sin6_port
+			  : ((struct sockaddr_in *)(void *)&ss)->sin_port);
+	*fd_out = fd;
+out:
+	freeaddrinfo(res);
+	return rc;
+}
+
+int server_start(struct server **out, const struct config *cfg, int listen_fd, int port,
+		 struct api *ctx, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	struct server *srv;
+	unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+			     MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+
+	if (getsockname(listen_fd, (struct sockaddr *)&ss, &sslen) == 0 && ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	srv = calloc(1, sizeof(*srv));
 	if (!srv)
 		return -ENOMEM;
 	srv->cfg = cfg;
 	srv->api = ctx;
+	srv->port = port;
+	srv->quiesced_fd = -1;
+	/* From here libmicrohttpd owns listen_fd (it closes it at stop). */
 	srv->mhd = MHD_start_daemon(
-		flags, (uint16_t)cfg->server.port, NULL, NULL, on_request, srv,
+		flags, (uint16_t)port, NULL, NULL, on_request, srv,
 		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->server.max_connections,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->server.max_connections_per_ip,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->server.idle_timeout_seconds,
@@ -493,13 +530,12 @@ int server_start(struct server **out, const struct config *cfg, struct api *ctx,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
 		MHD_OPTION_END);
 	if (!srv->mhd) {
-		(void)snprintf(err, errlen, "cannot listen on %s:%d (address in use or not permitted)",
-			       cfg->server.host, cfg->server.port);
+		(void)snprintf(err, errlen, "cannot start the HTTP server on %s:%d",
+			       cfg->server.host, port);
+		(void)close(listen_fd);
 		free(srv);
-		return -EADDRINUSE;
+		return -EIO;
 	}
-	di = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);
-	srv->port = di ? di->port : cfg->server.port;
 	*out = srv;
 	return 0;
 }
@@ -510,10 +546,11 @@ void server_quiesce(struct server *srv)
 
 	if (!srv || !srv->mhd)
 		return;
-	/* The listening socket is handed back to us to close. */
+	/* The listening socket is handed back to us; libmicrohttpd's threads
+	 * may still look at it, so it is closed only after MHD_stop_daemon. */
 	listener = MHD_quiesce_daemon(srv->mhd);
 	if (listener != MHD_INVALID_SOCKET)
-		(void)close(listener);
+		srv->quiesced_fd = listener;
 }
 
 void server_stop(struct server *srv)
@@ -522,10 +559,7 @@ void server_stop(struct server *srv)
 		return;
 	if (srv->mhd)
 		MHD_stop_daemon(srv->mhd);
+	if (srv->quiesced_fd >= 0)
+		(void)close(srv->quiesced_fd);
 	free(srv);
-}
-
-int server_port(const struct server *srv)
-{
-	return srv->port;
 }

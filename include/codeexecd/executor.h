@@ -13,6 +13,9 @@ struct executor;
 
 int executor_create(struct executor **out, const struct config *cfg, struct sandbox *sb,
 		    char *err, size_t errlen);
+/* Call after server_stop() (no request can be running): removes the ready
+ * containers and waits until every queued container is removed. Accepts
+ * NULL. */
 void executor_destroy(struct executor *ex);
 
 /* Runs req (waiting for a slot if need be); exec_id receives the
@@ -28,8 +31,9 @@ int executor_run(struct executor *ex, const struct exec_request *req,
 /* Seconds a refused client should wait before retrying. */
 int executor_retry_after(const struct executor *ex);
 
-/* Stops admitting, lets running executions finish for grace_seconds, then
- * cancels the rest, and waits until every container is removed. */
+/* Stops admitting and starting ready containers, lets running executions
+ * finish for grace_seconds, then cancels the rest (waiting a little more for
+ * them to end). Call before server_stop(). */
 void executor_shutdown(struct executor *ex, int grace_seconds);
 
 /* The sandbox health check (engine answers, image present), cached briefly. */

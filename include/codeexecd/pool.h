@@ -26,7 +26,10 @@ int pool_create(struct pool **out, const struct config *cfg, struct sandbox *sb,
  * would slow the running ones down), or at once when it ran dry. */
 struct sandbox_slot *pool_take(struct pool *p);
 void pool_done(struct pool *p);
-/* Stops the filler and discards every ready slot. Accepts NULL. */
+/* Stops the filler and discards every ready slot; pool_take then returns
+ * NULL, pool_done still works. Accepts NULL. */
+void pool_stop(struct pool *p);
+/* pool_stop, then frees the pool (no call may follow). Accepts NULL. */
 void pool_destroy(struct pool *p);
 
 #endif

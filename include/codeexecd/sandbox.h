@@ -12,7 +12,10 @@
 
 struct sandbox;
 
-int sandbox_create(struct sandbox **out, const struct config *cfg, char *err, size_t errlen);
+/* port: the one the daemon listens on; with the host name it makes the
+ * instance label that tells this daemon's containers from others'. */
+int sandbox_create(struct sandbox **out, const struct config *cfg, int port, char *err,
+		   size_t errlen);
 void sandbox_destroy(struct sandbox *sb);
 
 /* 0 when the engine answers and the image is present; -EHOSTUNREACH when the

@@ -7,15 +7,20 @@
 struct server;
 struct api;
 
-/* Binds and starts serving; ctx is passed to every handler.
- * Returns 0 or a negative errno code with text in err. */
-int server_start(struct server **out, const struct config *cfg, struct api *ctx,
-		 char *err, size_t errlen);
+/* Binds and listens on server.host:server.port before anything else
+ * starts, so that the port is ours (and known, with port 0) when the
+ * daemon's container labels are made from it. Plain sockets. */
+int server_bind(const struct config *cfg, int *fd_out, int *port_out, char *err,
+		size_t errlen);
+
+/* Serves on listen_fd (from server_bind; taken over, closed at stop, also on
+ * failure); ctx is passed to every handler. Returns 0 or a negative errno
+ * code with text in err. */
+int server_start(struct server **out, const struct config *cfg, int listen_fd, int port,
+		 struct api *ctx, char *err, size_t errlen);
 /* Stops accepting new connections; open ones are served to the end. */
 void server_quiesce(struct server *srv);
 /* Stops the server; waits for connection threads. Accepts NULL. */
 void server_stop(struct server *srv);
-/* The port actually bound (useful with port 0). */
-int server_port(const struct server *srv);
 
 #endif

@@ -350,6 +350,7 @@ struct call {
 	int port;
 	const char *body;
 	long status;
+	bool success;           /* of a 200 answer */
 	char retry_after[16];
 };
 
@@ -360,6 +361,9 @@ static void *call_thread(void *arg)
 
 	(void)harness_http_port(c->port, "POST", "/execute", c->body, strlen(c->body), NULL, &r);
 	c->status = r.status;
+	cJSON *j = harness_json(&r);
+	c->success = cJSON_IsTrue(cJSON_GetObjectItem(j, "success"));
+	cJSON_Delete(j);
 	if (harness_header(&r, "Retry-After"))
 		(void)snprintf(c->retry_after, sizeof(c->retry_after), "%s",
 			       harness_header(&r, "Retry-After"));
@@ -427,6 +431,36 @@ START_TEST(test_client_disconnect_removes_container)
 }
 END_TEST
 
+/* A second daemon started on a port that is taken fails before it touches
+ * the containers of the daemon that has the port (they share its label). */
+START_TEST(test_second_daemon_same_port)
+{
+	struct call c;
+	pthread_t t;
+	struct harness_daemon *second;
+	cJSON *r;
+
+	start_with("execution:\n  pool_size: 1\n");
+	c = (struct call){ .port = harness_daemon_port(daemon_),
+			   .body = "{\"code\": \"import time; time.sleep(3); print('kept')\"}" };
+	pthread_create(&t, NULL, call_thread, &c);
+	harness_sleep_ms(1000);
+	struct harness_opts o = { .port = harness_daemon_port(daemon_), .no_wait = true };
+	second = harness_daemon_start_opts(&o);
+	ck_assert_ptr_nonnull(second);
+	for (int i = 0; i < 100 && harness_daemon_running(second); i++)
+		harness_sleep_ms(100);
+	ck_assert_int_ne(harness_daemon_stop(second), 0);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(c.status, 200);
+	ck_assert(c.success);
+	r = execute("{\"code\": \"print('after')\"}");
+	ck_assert(flag(r, "success"));
+	cJSON_Delete(r);
+	stop_checked();
+}
+END_TEST
+
 /* --- shutdown ------------------------------------------------------------------- */
 
 START_TEST(test_shutdown_lets_executions_finish)
@@ -442,6 +476,7 @@ START_TEST(test_shutdown_lets_executions_finish)
 	ck_assert_int_eq(harness_daemon_signal(daemon_, SIGTERM), 0);
 	pthread_join(t, NULL);
 	ck_assert_int_eq(c.status, 200);
+	ck_assert(c.success);
 	stop_checked();
 }
 END_TEST
@@ -642,6 +677,7 @@ int main(void)
 	tcase_set_timeout(adm, 120);
 	tcase_add_test(adm, test_queue_overflow_429);
 	tcase_add_test(adm, test_client_disconnect_removes_container);
+	tcase_add_test(adm, test_second_daemon_same_port);
 	suite_add_tcase(s, adm);
 
 	tcase_set_timeout(down, 120);

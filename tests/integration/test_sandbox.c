@@ -2,6 +2,7 @@
  * code. Each test case group starts its own daemon (unchecked fixture) and
  * checks at the end that it stops with 0 and leaves no container behind. */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -344,6 +345,65 @@ START_TEST(test_hostile_output_files)
 }
 END_TEST
 
+static int count_fds(int pid)
+{
+	char path[64];
+	int n = 0;
+	DIR *d;
+
+	(void)snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* No request leaks a file descriptor: successes, failures, timeouts,
+ * floods, refused bodies and clients that leave. */
+START_TEST(test_no_fd_leak)
+{
+	static const char *const bodies[] = {
+		"{\"code\": \"print(1)\"}",
+		"{\"code\": \"import sys; sys.exit(2)\"}",
+		"{\"code\": \"while True: pass\", \"timeout\": 1}",
+		"{\"code\": \"import sys\\nwhile True: sys.stdout.write('x' * 65536)\"}",
+		"{\"code\": 5}",
+		"not json",
+		"{\"code\": \"open('/execution/output/a.csv', 'w').write('a')\"}",
+	};
+	struct harness_request gone = { .method = "POST", .path = "/execute",
+					.body = "{\"code\": \"import time; time.sleep(30)\"}",
+					.timeout_s = 1 };
+	struct harness_response r;
+	int pid, before, after = -1;
+
+	start_with("execution:\n  pool_size: 0\n");
+	pid = harness_daemon_pid(daemon_);
+	cJSON_Delete(execute(bodies[0])); /* warm-up: curl's and the engine's first fds */
+	harness_sleep_ms(500);
+	before = count_fds(pid);
+	for (int round = 0; round < 2; round++) {
+		for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+			ck_assert_int_eq(harness_http(daemon_, "POST", "/execute", bodies[i],
+						      strlen(bodies[i]), NULL, &r), 0);
+			harness_response_free(&r);
+		}
+		gone.body_len = strlen(gone.body);
+		(void)harness_http_ex(harness_daemon_port(daemon_), &gone, &r);
+		harness_response_free(&r);
+	}
+	for (int i = 0; i < 50 && after != before; i++) { /* the reaper finishes */
+		harness_sleep_ms(200);
+		after = count_fds(pid);
+	}
+	ck_assert_msg(after == before, "fds: %d before, %d after", before, after);
+	stop_checked();
+}
+END_TEST
+
 /* --- admission ------------------------------------------------------------------ */
 
 struct call {
@@ -678,6 +738,7 @@ int main(void)
 	tcase_add_test(adm, test_queue_overflow_429);
 	tcase_add_test(adm, test_client_disconnect_removes_container);
 	tcase_add_test(adm, test_second_daemon_same_port);
+	tcase_add_test(adm, test_no_fd_leak);
 	suite_add_tcase(s, adm);
 
 	tcase_set_timeout(down, 120);

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,7 @@ static const struct route routes[] = {
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 #define CORS_METHODS "GET, POST"
 #define CORS_MAX_AGE "600"
+#define STOP_DRAIN_MS 10000   /* for in-flight answers at shutdown */
 
 struct server {
 	struct MHD_Daemon *mhd;
@@ -56,6 +58,7 @@ struct server {
 	struct api *api;
 	int port;
 	int quiesced_fd;      /* the listening socket handed back by quiesce */
+	atomic_int inflight;  /* requests begun and not yet answered */
 };
 
 /* Per-request state, from the first call of on_request to on_completed. */
@@ -403,6 +406,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return MHD_NO;
 		(void)clock_gettime(CLOCK_MONOTONIC, &st->start);
 		*con_cls = st;
+		atomic_fetch_add(&srv->inflight, 1);
 		if (first_call(srv, conn, method, url, st, &ret))
 			return ret;
 		return MHD_YES;
@@ -431,13 +435,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
+	struct server *srv = cls;
 	struct request_state *st = *con_cls;
 
-	(void)cls;
 	(void)conn;
 	(void)toe;
 	if (!st)
 		return;
+	atomic_fetch_sub(&srv->inflight, 1);
 	free(st->body);
 	free(st);
 	*con_cls = NULL;
@@ -557,6 +562,10 @@ void server_stop(struct server *srv)
 {
 	if (!srv)
 		return;
+	/* Let handlers that just finished write their answers (a 503 to a
+	 * run stopped by the shutdown, say) before the connections close. */
+	for (int i = 0; i < STOP_DRAIN_MS / 20 && atomic_load(&srv->inflight) > 0; i++)
+		(void)usleep(20000);
 	if (srv->mhd)
 		MHD_stop_daemon(srv->mhd);
 	if (srv->quiesced_fd >= 0)

@@ -20,7 +20,9 @@ int server_start(struct server **out, const struct config *cfg, int listen_fd, i
 		 struct api *ctx, char *err, size_t errlen);
 /* Stops accepting new connections; open ones are served to the end. */
 void server_quiesce(struct server *srv);
-/* Stops the server; waits for connection threads. Accepts NULL. */
+/* Stops the server: waits (up to 10 s) until every request begun has been
+ * answered, then closes the connections and joins their threads. Accepts
+ * NULL. */
 void server_stop(struct server *srv);
 
 #endif

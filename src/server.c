@@ -332,10 +332,10 @@ static bool first_call(struct server *srv, struct MHD_Connection *conn, const ch
 		       const char *path, struct request_state *st, enum MHD_Result *ret)
 {
 	const char *cl = header(conn, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	struct cl_count count = { 0 };
 	char text[128];
 	bool known;
 
-	struct cl_count count = { 0 };
 	(void)MHD_get_connection_values(conn, MHD_HEADER_KIND, count_content_length, &count);
 	if (count.conflict) {
 		*ret = send_detail(srv, conn, method, path, st, 400,

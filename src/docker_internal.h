@@ -1,6 +1,7 @@
-/* What docker.c (request/answer calls) and docker_stream.c (the streamed
- * calls: image pull and the hijacked attach) share. Private to those two
- * files: the module's interface is include/codeexecd/docker.h. */
+/* What docker.c (request/answer calls), docker_stream.c (the streamed
+ * calls: image pull and the hijacked attach) and docker_host.c (DOCKER_HOST,
+ * TLS, open and close) share. Private to those three files: the module's
+ * interface is include/codeexecd/docker.h. */
 #ifndef CODEEXECD_DOCKER_INTERNAL_H
 #define CODEEXECD_DOCKER_INTERNAL_H
 

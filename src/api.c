@@ -478,7 +478,7 @@ void api_execute(void *ctx, const struct http_request *req, struct http_response
 		break;
 	default:
 		if (!id[0])
-			exec_id_new(id); /* refused before a container had one */
+			exec_id_new(id); /* failed before an execution had one */
 		memcpy(resp->execution_id, id, sizeof(id));
 		respond_failure(resp, id, err[0] ? err : "Execution failed");
 		break;

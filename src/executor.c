@@ -354,18 +354,19 @@ static bool client_gone(int fd)
 	return fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
-/* A ready container from the pool, or a new one. */
-static int get_slot(struct executor *ex, struct sandbox_slot **slot, bool *pooled, char *err,
-		    size_t errlen)
+/* A ready container from the pool, or a new one; exec_id gets its id (also
+ * when opening a new one fails, for the answer and the logs). */
+static int get_slot(struct executor *ex, struct sandbox_slot **slot, bool *pooled,
+		    char exec_id[CXD_EXEC_ID_LEN + 1], char *err, size_t errlen)
 {
-	char id[CXD_EXEC_ID_LEN + 1];
-
 	*slot = pool_take(ex->pool);
 	*pooled = *slot != NULL;
-	if (*slot)
+	if (*slot) {
+		(void)snprintf(exec_id, CXD_EXEC_ID_LEN + 1, "%s", sandbox_slot_exec_id(*slot));
 		return 0;
-	exec_id_new(id);
-	int rc = sandbox_slot_open(ex->sb, id, slot, err, errlen);
+	}
+	exec_id_new(exec_id);
+	int rc = sandbox_slot_open(ex->sb, exec_id, slot, err, errlen);
 	if (rc != 0 && *slot) {
 		discard_slot(ex, *slot); /* a container to remove later */
 		*slot = NULL;
@@ -417,10 +418,8 @@ int executor_run(struct executor *ex, const struct exec_request *req,
 		rc = -ECANCELED; /* it left while waiting in the queue */
 		(void)snprintf(err, errlen, "the client went away while queued");
 	} else {
-		rc = get_slot(ex, &slot, &pooled, err, errlen);
+		rc = get_slot(ex, &slot, &pooled, exec_id, err, errlen);
 		if (rc == 0) {
-			(void)snprintf(exec_id, CXD_EXEC_ID_LEN + 1, "%s",
-				       sandbox_slot_exec_id(slot));
 			log_slot(slot, pooled);
 			rc = sandbox_run(ex->sb, slot, &run, res, err, errlen);
 			discard_slot(ex, slot); /* removed after the answer, by the reaper */
@@ -440,6 +439,8 @@ int executor_run(struct executor *ex, const struct exec_request *req,
 		}
 		return rc;
 	}
+	if (err[0])
+		log_warn(exec_id, "run ended abnormally: %s", err);
 	verdict(ex, &run, timeout_s, err, res);
 	log_outcome(exec_id, res);
 	return 0;

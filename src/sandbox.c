@@ -263,19 +263,25 @@ static int create_container(struct sandbox *sb, struct sandbox_slot *slot, char 
 			    size_t errlen)
 {
 	char *spec = sandbox_container_spec(sb->cfg, sb->instance, slot->exec_id);
+	char name[CXD_CONTAINER_ID_MAX + 1];
 	int rc;
 
 	if (!spec)
 		return -ENOMEM;
-	rc = docker_container_create(sb->docker, NULL, spec, slot->container_id, err, errlen);
+	/* Named, so that a create whose answer never came (the engine made the
+	 * container, then the call timed out) can still be removed by name. */
+	(void)snprintf(name, sizeof(name), "codeexecd-%s", slot->exec_id);
+	rc = docker_container_create(sb->docker, name, spec, slot->container_id, err, errlen);
 	if (rc == -ENOENT) {
 		rc = sandbox_ensure_image(sb, err, errlen);
 		if (rc == 0)
-			rc = docker_container_create(sb->docker, NULL, spec, slot->container_id, err,
+			rc = docker_container_create(sb->docker, name, spec, slot->container_id, err,
 						     errlen);
 		else if (rc != -EHOSTUNREACH)
 			rc = -ENOENT;
 	}
+	if (rc == -EHOSTUNREACH)
+		(void)snprintf(slot->container_id, sizeof(slot->container_id), "%s", name);
 	free(spec);
 	return rc;
 }

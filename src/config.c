@@ -1,51 +1,27 @@
 /* Configuration: one schema table drives the defaults, the YAML file, the
- * environment, --set, validation and printing. Only this file calls yaml_*.
+ * environment, --set, validation and printing. Only this file calls yaml_*;
+ * config_value.c turns the text of one value into its field and back.
  *
- * Every setter parses into a union value first and stores only on success,
- * so a failed key never leaves a half-written field; the file and the
- * environment work on a copy that replaces *cfg only when all of it is good.
- * Messages are cut to the caller's buffer: a cut message is still useful. */
+ * The file and the environment work on a copy that replaces *cfg only when
+ * all of it is good. Messages are cut to the caller's buffer: a cut message
+ * is still useful. */
 #include "codeexecd/config.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <limits.h>
-#include <math.h>
 #include <stdarg.h>
-#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <yaml.h>
 
-_Static_assert(sizeof(long) >= 8, "sizes up to 1t need a 64-bit long");
-_Static_assert(sizeof(enum log_level) == sizeof(int), "enums are stored as int");
-_Static_assert(sizeof(enum log_format) == sizeof(int), "enums are stored as int");
+#include "config_internal.h"
+
 _Static_assert(CXD_INCLUDE_PATTERNS_MAX <= CXD_CORS_ORIGINS_MAX,
 	       "output.include lives in a struct string_list");
 
 #define GIB (1024L * CXD_MIB)
 #define TIB (1024L * GIB)
-#define GOT_MAX 80	/* bytes of a rejected value quoted back in a message */
 #define NAME_MAX_SHOWN 64	/* bytes of an unknown name quoted back */
-
-enum key_type { KEY_INT, KEY_SIZE, KEY_DOUBLE, KEY_BOOL, KEY_STRING, KEY_ENUM, KEY_LIST };
-
-/* One key. min, max and def are doubles: every bound is an integer below
- * 2^53 or cpus' fraction, so they are exact. For strings min is the least
- * length (the most is the field's size - 1); for lists max is the number of
- * entries. The primary environment name is CODEEXECD_<SECTION>_<KEY>. */
-struct key {
-	const char *name;		/* "section.key", also the struct field */
-	enum key_type type;
-	size_t offset;			/* of the field in struct config */
-	size_t size;			/* of that field */
-	double min, max;
-	double def;			/* numbers, booleans, enums (index) */
-	const char *def_text;		/* strings; lists as "a,b" */
-	const char *const *choices;	/* enums: names in enum order; max is the last */
-	const char *alias;		/* the old service's environment name */
-};
 
 static const char *const log_levels[] = { "debug", "info", "warn", "error" };
 static const char *const log_formats[] = { "text", "json" };
@@ -53,51 +29,52 @@ _Static_assert(LOG_DEBUG == 0 && LOG_INFO == 1 && LOG_WARN == 2 && LOG_ERROR == 
 	       "log_levels[] is in enum order");
 _Static_assert(LOG_FORMAT_TEXT == 0 && LOG_FORMAT_JSON == 1, "log_formats[] is in enum order");
 
+/* NUM's t is the type without its prefix: INT, SIZE, DOUBLE or BOOL. */
 #define FIELD(t, f) #f, t, offsetof(struct config, f), sizeof(((struct config *)0)->f)
-#define NUM(t, f, lo, hi, d, env) { FIELD(t, f), lo, hi, d, NULL, NULL, env }
-#define STR(f, minlen, d, env)    { FIELD(KEY_STRING, f), minlen, 0, 0, d, NULL, env }
-#define LIST(f, most, d)          { FIELD(KEY_LIST, f), 0, most, 0, d, NULL, NULL }
+#define NUM(t, f, lo, hi, d, env) { FIELD(CONFIG_KEY_##t, f), lo, hi, d, NULL, NULL, env }
+#define STR(f, minlen, d, env)    { FIELD(CONFIG_KEY_STRING, f), minlen, 0, 0, d, NULL, env }
+#define LIST(f, most, d)          { FIELD(CONFIG_KEY_LIST, f), 0, most, 0, d, NULL, NULL }
 #define ENUM(f, names, d) \
-	{ FIELD(KEY_ENUM, f), 0, sizeof names / sizeof names[0] - 1, d, NULL, names, NULL }
+	{ FIELD(CONFIG_KEY_ENUM, f), 0, sizeof names / sizeof names[0] - 1, d, NULL, names, NULL }
 
-static const struct key keys[] = {
+static const struct config_key keys[] = {
 	STR(server.host, 1, "127.0.0.1", "HOST"),
-	NUM(KEY_INT, server.port, 0, 65535, 8080, "PORT"),
-	NUM(KEY_INT, server.max_connections, 1, 65535, 256, NULL),
-	NUM(KEY_INT, server.max_connections_per_ip, 0, 65535, 64, NULL),
-	NUM(KEY_INT, server.idle_timeout_seconds, 1, 3600, 30, NULL),
-	NUM(KEY_SIZE, server.header_memory_bytes, 4 * CXD_KIB, CXD_MIB, CXD_HEADER_MEMORY_DEFAULT,
+	NUM(INT, server.port, 0, 65535, 8080, "PORT"),
+	NUM(INT, server.max_connections, 1, 65535, 256, NULL),
+	NUM(INT, server.max_connections_per_ip, 0, 65535, 64, NULL),
+	NUM(INT, server.idle_timeout_seconds, 1, 3600, 30, NULL),
+	NUM(SIZE, server.header_memory_bytes, 4 * CXD_KIB, CXD_MIB, CXD_HEADER_MEMORY_DEFAULT,
 	    NULL),
-	NUM(KEY_SIZE, server.max_body_bytes, CXD_KIB, GIB, CXD_BODY_MAX_DEFAULT, NULL),
+	NUM(SIZE, server.max_body_bytes, CXD_KIB, GIB, CXD_BODY_MAX_DEFAULT, NULL),
 	LIST(server.cors_origins, CXD_CORS_ORIGINS_MAX, "*"),
 	STR(docker.host, 0, "", "DOCKER_HOST"),
 	STR(docker.image, 1, "python-sandbox:latest", "DOCKER_IMAGE"),
 	STR(docker.runtime, 0, "", NULL),
-	NUM(KEY_BOOL, docker.pull_missing_image, 0, 1, 0, NULL),
-	NUM(KEY_INT, docker.api_timeout_seconds, 1, 600, 30, NULL),
-	NUM(KEY_INT, execution.timeout_seconds, 1, 86400, 60, "EXECUTION_TIMEOUT"),
-	NUM(KEY_INT, execution.max_timeout_seconds, 1, 86400, 300, NULL),
-	NUM(KEY_INT, execution.max_concurrent, 1, 1024, 4, NULL),
-	NUM(KEY_INT, execution.queue_size, 0, 100000, 32, NULL),
-	NUM(KEY_INT, execution.queue_timeout_seconds, 0, 3600, 30, NULL),
-	NUM(KEY_INT, execution.shutdown_grace_seconds, 0, 3600, 30, NULL),
-	NUM(KEY_INT, execution.pool_size, 0, 64, 2, NULL),
-	NUM(KEY_INT, execution.pool_max_idle_seconds, 1, 86400, 300, NULL),
-	NUM(KEY_SIZE, limits.memory_bytes, 6 * CXD_MIB, TIB, 512 * CXD_MIB, "MAX_MEMORY"),
-	NUM(KEY_DOUBLE, limits.cpus, 0.01, 1024, 1.0, "MAX_CPU"),
-	NUM(KEY_INT, limits.pids, 1, 100000, 50, NULL),
-	NUM(KEY_INT, limits.nofile, 16, 1048576, 256, NULL),
-	NUM(KEY_INT, limits.nproc, 0, 100000, 0, NULL),
-	NUM(KEY_SIZE, limits.fsize_bytes, CXD_MIB, TIB, 64 * CXD_MIB, NULL),
-	NUM(KEY_SIZE, limits.tmp_bytes, CXD_MIB, TIB, 100 * CXD_MIB, NULL),
-	NUM(KEY_SIZE, limits.workdir_bytes, CXD_MIB, TIB, 256 * CXD_MIB, NULL),
-	NUM(KEY_INT, request.max_files, 0, 10000, CXD_REQUEST_FILES_DEFAULT, NULL),
-	NUM(KEY_SIZE, request.max_stdin_bytes, 0, GIB, CXD_STDIN_MAX_DEFAULT, NULL),
-	NUM(KEY_SIZE, output.max_stdout_bytes, CXD_KIB, GIB, CXD_STREAM_MAX_DEFAULT, NULL),
-	NUM(KEY_SIZE, output.max_stderr_bytes, CXD_KIB, GIB, CXD_STREAM_MAX_DEFAULT, NULL),
-	NUM(KEY_INT, output.max_files, 0, 10000, CXD_OUT_FILES_DEFAULT, NULL),
-	NUM(KEY_SIZE, output.max_file_bytes, 0, GIB, CXD_OUT_FILE_MAX_DEFAULT, NULL),
-	NUM(KEY_SIZE, output.max_total_bytes, 0, 4 * GIB, CXD_OUT_TOTAL_MAX_DEFAULT, NULL),
+	NUM(BOOL, docker.pull_missing_image, 0, 1, 0, NULL),
+	NUM(INT, docker.api_timeout_seconds, 1, 600, 30, NULL),
+	NUM(INT, execution.timeout_seconds, 1, 86400, 60, "EXECUTION_TIMEOUT"),
+	NUM(INT, execution.max_timeout_seconds, 1, 86400, 300, NULL),
+	NUM(INT, execution.max_concurrent, 1, 1024, 4, NULL),
+	NUM(INT, execution.queue_size, 0, 100000, 32, NULL),
+	NUM(INT, execution.queue_timeout_seconds, 0, 3600, 30, NULL),
+	NUM(INT, execution.shutdown_grace_seconds, 0, 3600, 30, NULL),
+	NUM(INT, execution.pool_size, 0, 64, 2, NULL),
+	NUM(INT, execution.pool_max_idle_seconds, 1, 86400, 300, NULL),
+	NUM(SIZE, limits.memory_bytes, 6 * CXD_MIB, TIB, 512 * CXD_MIB, "MAX_MEMORY"),
+	NUM(DOUBLE, limits.cpus, 0.01, 1024, 1.0, "MAX_CPU"),
+	NUM(INT, limits.pids, 1, 100000, 50, NULL),
+	NUM(INT, limits.nofile, 16, 1048576, 256, NULL),
+	NUM(INT, limits.nproc, 0, 100000, 0, NULL),
+	NUM(SIZE, limits.fsize_bytes, CXD_MIB, TIB, 64 * CXD_MIB, NULL),
+	NUM(SIZE, limits.tmp_bytes, CXD_MIB, TIB, 100 * CXD_MIB, NULL),
+	NUM(SIZE, limits.workdir_bytes, CXD_MIB, TIB, 256 * CXD_MIB, NULL),
+	NUM(INT, request.max_files, 0, 10000, CXD_REQUEST_FILES_DEFAULT, NULL),
+	NUM(SIZE, request.max_stdin_bytes, 0, GIB, CXD_STDIN_MAX_DEFAULT, NULL),
+	NUM(SIZE, output.max_stdout_bytes, CXD_KIB, GIB, CXD_STREAM_MAX_DEFAULT, NULL),
+	NUM(SIZE, output.max_stderr_bytes, CXD_KIB, GIB, CXD_STREAM_MAX_DEFAULT, NULL),
+	NUM(INT, output.max_files, 0, 10000, CXD_OUT_FILES_DEFAULT, NULL),
+	NUM(SIZE, output.max_file_bytes, 0, GIB, CXD_OUT_FILE_MAX_DEFAULT, NULL),
+	NUM(SIZE, output.max_total_bytes, 0, 4 * GIB, CXD_OUT_TOTAL_MAX_DEFAULT, NULL),
 	LIST(output.include, CXD_INCLUDE_PATTERNS_MAX, "*"),
 	ENUM(log.level, log_levels, LOG_INFO),
 	ENUM(log.format, log_formats, LOG_FORMAT_TEXT),
@@ -115,26 +92,10 @@ static const struct { const char *lesser, *greater; } rules[] = {
 	{ "output.max_file_bytes", "output.max_total_bytes" },
 };
 
-/* A parsed value: the member of the key's type, all at offset 0, so that
- * store_value can copy k->size bytes of it into the field. */
-union value {
-	int i;				/* KEY_INT, KEY_ENUM (index) */
-	long l;				/* KEY_SIZE */
-	double d;
-	bool b;
-	const char *str;		/* borrowed from the parsed text */
-	struct string_list list;
-};
-
 /* --- names and messages --------------------------------------------------- */
 
-static const void *cfield(const struct config *cfg, const struct key *k)
-{
-	return (const char *)cfg + k->offset;
-}
-
 /* The key's name inside section s, or NULL if it belongs to another one. */
-static const char *short_name(const struct key *k, int s)
+static const char *short_name(const struct config_key *k, int s)
 {
 	size_t n = strlen(sections[s]);
 
@@ -156,15 +117,6 @@ static int find(int s, const char *name, size_t len)
 	return -1;
 }
 
-/* Appends s to the string in buf as far as it fits. */
-static void append(char *buf, size_t len, const char *s)
-{
-	size_t used = strnlen(buf, len);
-
-	if (used + 1 < len)
-		(void)snprintf(buf + used, len - used, "%s", s);
-}
-
 /* body = "<name>: unknown section|key (known ...: a, b, c)" for a section
  * (s < 0) or a key of section s; name is clipped. */
 static void unknown(int s, const char *name, size_t len, char *body, size_t bodylen)
@@ -174,15 +126,15 @@ static void unknown(int s, const char *name, size_t len, char *body, size_t body
 
 	known[0] = '\0';
 	for (int i = 0; s < 0 && i < NSECTIONS; i++) {
-		append(known, sizeof known, i ? ", " : "");
-		append(known, sizeof known, sections[i]);
+		config_append(known, sizeof known, i ? ", " : "");
+		config_append(known, sizeof known, sections[i]);
 	}
 	for (size_t i = 0, first = 1; s >= 0 && i < NKEYS; i++) {
 		const char *sn = short_name(&keys[i], s);
 
 		if (sn) {
-			append(known, sizeof known, first ? "" : ", ");
-			append(known, sizeof known, sn);
+			config_append(known, sizeof known, first ? "" : ", ");
+			config_append(known, sizeof known, sn);
 			first = 0;
 		}
 	}
@@ -195,7 +147,8 @@ static void unknown(int s, const char *name, size_t len, char *body, size_t body
 }
 
 /* Finds "section.key" (len bytes); otherwise body says what is known. */
-static const struct key *lookup(const char *name, size_t len, char *body, size_t bodylen)
+static const struct config_key *lookup(const char *name, size_t len, char *body,
+				       size_t bodylen)
 {
 	const char *dot = memchr(name, '.', len);
 	size_t slen = dot ? (size_t)(dot - name) : len;
@@ -211,301 +164,33 @@ static const struct key *lookup(const char *name, size_t len, char *body, size_t
 	return i < 0 ? NULL : &keys[i];
 }
 
-/* "512m": the largest binary suffix that divides v exactly. */
-static void format_size(long v, char *buf, size_t len)
-{
-	static const char units[] = "kmgt";
-
-	for (int i = 3; i >= 0; i--) {
-		long unit = 1L << (10 * (i + 1));
-
-		if (v != 0 && v % unit == 0) {
-			(void)snprintf(buf, len, "%ld%c", v / unit, units[i]);
-			return;
-		}
-	}
-	(void)snprintf(buf, len, "%ld", v);
-}
-
-/* What k accepts, after "expected ". */
-static void describe(const struct key *k, char *buf, size_t len)
-{
-	char lo[32], hi[32];
-
-	format_size((long)k->min, lo, sizeof lo);
-	format_size((long)k->max, hi, sizeof hi);
-	switch (k->type) {
-	case KEY_INT:
-		(void)snprintf(buf, len, "an integer from %.0f to %.0f", k->min, k->max);
-		break;
-	case KEY_SIZE:
-		(void)snprintf(buf, len, "a size from %s to %s (bytes, or a number with suffix "
-			       "k, m, g or t)", lo, hi);
-		break;
-	case KEY_DOUBLE:
-		(void)snprintf(buf, len, "a number from %g to %g", k->min, k->max);
-		break;
-	case KEY_BOOL:
-		(void)snprintf(buf, len, "true or false");
-		break;
-	case KEY_STRING:
-		(void)snprintf(buf, len, "a %sstring of at most %zu bytes",
-			       k->min > 0 ? "non-empty " : "", k->size - 1);
-		break;
-	case KEY_ENUM:
-		(void)snprintf(buf, len, "one of ");
-		for (int i = 0; i <= (int)k->max; i++) {
-			append(buf, len, i ? ", " : "");
-			append(buf, len, k->choices[i]);
-		}
-		break;
-	case KEY_LIST:
-		(void)snprintf(buf, len, "a list of at most %.0f strings of 1 to %zu bytes",
-			       k->max, sizeof(((struct string_list *)0)->items[0]) - 1);
-		break;
-	}
-}
-
-/* body = "section.key: expected <what>, got <got>". */
-static void expected(const struct key *k, const char *got, char *body, size_t len)
-{
-	char what[CXD_ERR_MAX / 2];
-
-	describe(k, what, sizeof what);
-	(void)snprintf(body, len, "%s: expected %s, got %s", k->name, what, got);
-}
-
-/* got = the n bytes of text, quoted and clipped. */
-static void quote(const char *text, size_t n, char *got, size_t len)
-{
-	(void)snprintf(got, len, "'%.*s%s'", n > GOT_MAX ? GOT_MAX : (int)n, text,
-		       n > GOT_MAX ? "..." : "");
-}
-
-/* body = "section.key: expected <what>, got '<the n bytes of text>'". */
-static void reject(const struct key *k, const char *text, size_t n, char *body, size_t len)
-{
-	char got[GOT_MAX + 8];
-
-	quote(text, n, got, sizeof got);
-	expected(k, got, body, len);
-}
-
-/* --- parsing one value ---------------------------------------------------- */
-
-/* Digits, and for sizes an optional binary suffix k, m, g or t and an
- * optional b (Docker's convention: "512m" is 512 MiB). Overflow fails. */
-static int parse_number(const char *s, bool size, long *out)
-{
-	static const char units[] = "kmgt";
-	const char *u;
-	char *end;
-	long v;
-	int shift = 0;
-
-	if (!isdigit((unsigned char)s[0]))
-		return -EINVAL;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno == ERANGE)
-		return -EINVAL;
-	u = size && *end ? strchr(units, tolower((unsigned char)*end)) : NULL;
-	if (u) {
-		shift = 10 * (int)(u - units + 1);
-		end++;
-	}
-	if (size && (*end == 'b' || *end == 'B'))
-		end++;
-	if (*end != '\0' || v > (LONG_MAX >> shift))
-		return -EINVAL;
-	*out = v << shift;
-	return 0;
-}
-
-static int parse_double(const char *s, double *out)
-{
-	char *end;
-	double v;
-
-	if (s[0] == '\0' || s[strspn(s, "0123456789.eE+-")] != '\0')
-		return -EINVAL;
-	v = strtod(s, &end);
-	if (*end != '\0' || !isfinite(v))
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-static int parse_bool(const char *s, bool *out)
-{
-	static const char *const names[] = { "false", "true", "no", "yes", "off", "on", "0", "1" };
-
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-		if (strcasecmp(s, names[i]) == 0) {
-			*out = i % 2;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
-/* Adds one entry of n bytes (not NUL-terminated) to a list of key k. */
-static int list_add(struct string_list *list, const struct key *k, const char *s, size_t n)
-{
-	if (list->n >= (size_t)k->max || n == 0 || n >= sizeof list->items[0] ||
-	    memchr(s, '\0', n))
-		return -EINVAL;
-	memcpy(list->items[list->n], s, n);
-	list->items[list->n][n] = '\0';
-	list->n++;
-	return 0;
-}
-
-/* "a, b,c" -> three entries; "" (or blanks) -> none; an empty entry fails. */
-static int parse_list(const struct key *k, const char *text, struct string_list *list)
-{
-	const char *p = text;
-
-	memset(list, 0, sizeof *list);
-	if (text[strspn(text, " \t")] == '\0')
-		return 0;
-	for (;;) {
-		const char *end = p + strcspn(p, ",");
-		const char *last = end;
-
-		p += strspn(p, " \t");
-		while (last > p && (last[-1] == ' ' || last[-1] == '\t'))
-			last--;
-		if (list_add(list, k, p, (size_t)(last - p)) < 0)
-			return -EINVAL;
-		if (*end == '\0')
-			return 0;
-		p = end + 1;
-	}
-}
-
-/* Parses text as k's type and checks its range; stores nothing. */
-static int parse_value(const struct key *k, const char *text, union value *v)
-{
-	long n = -1;
-
-	switch (k->type) {
-	case KEY_INT:
-	case KEY_SIZE:
-		if (parse_number(text, k->type == KEY_SIZE, &n) < 0 || n < k->min || n > k->max)
-			return -EINVAL;
-		if (k->type == KEY_INT)
-			v->i = (int)n;
-		else
-			v->l = n;
-		return 0;
-	case KEY_DOUBLE:
-		return parse_double(text, &v->d) == 0 && v->d >= k->min && v->d <= k->max ?
-			0 : -EINVAL;
-	case KEY_BOOL:
-		return parse_bool(text, &v->b);
-	case KEY_ENUM:
-		for (v->i = 0; v->i <= (int)k->max; v->i++)
-			if (strcasecmp(text, k->choices[v->i]) == 0)
-				return 0;
-		return -EINVAL;
-	case KEY_STRING:
-		v->str = text;
-		return strlen(text) >= k->min && strlen(text) < k->size ? 0 : -EINVAL;
-	case KEY_LIST:
-		return parse_list(k, text, &v->list);
-	}
-	return -EINVAL;
-}
-
-static void store_value(struct config *cfg, const struct key *k, const union value *v)
-{
-	char *f = (char *)cfg + k->offset;
-
-	if (k->type == KEY_STRING)
-		memcpy(f, v->str, strlen(v->str) + 1);
-	else
-		memcpy(f, v, k->size);	/* the member of k's type */
-}
-
-/* Sets k from text; on failure cfg is unchanged and body says why. */
-static int set_value(struct config *cfg, const struct key *k, const char *text, char *body,
-		     size_t len)
-{
-	union value v;
-
-	if (parse_value(k, text, &v) < 0) {
-		reject(k, text, strlen(text), body, len);
-		return -EINVAL;
-	}
-	store_value(cfg, k, &v);
-	return 0;
-}
-
-/* The current value of a scalar key as text that parse_value reads back
- * (for a double the shortest text that reads back exactly). */
-static void value_text(const struct config *cfg, const struct key *k, char *buf, size_t len)
-{
-	const void *f = cfield(cfg, k);
-	int i = k->type == KEY_INT || k->type == KEY_ENUM ? *(const int *)f : 0;
-
-	switch (k->type) {
-	case KEY_ENUM:
-		if (i >= 0 && i <= (int)k->max) {
-			(void)snprintf(buf, len, "%s", k->choices[i]);
-			break;
-		}
-		/* fall through */
-	case KEY_INT:
-		(void)snprintf(buf, len, "%d", i);
-		break;
-	case KEY_SIZE:
-		format_size(*(const long *)f, buf, len);
-		break;
-	case KEY_DOUBLE:
-		(void)snprintf(buf, len, "%.15g", *(const double *)f);
-		if (strtod(buf, NULL) != *(const double *)f)
-			(void)snprintf(buf, len, "%.17g", *(const double *)f);
-		break;
-	case KEY_BOOL:
-		(void)snprintf(buf, len, "%s", *(const bool *)f ? "true" : "false");
-		break;
-	case KEY_STRING:
-		(void)snprintf(buf, len, "%.*s", (int)strnlen(f, k->size), (const char *)f);
-		break;
-	case KEY_LIST:
-		buf[0] = '\0';
-		break;
-	}
-}
-
 /* --- defaults, environment, --set ------------------------------------------ */
 
 void config_defaults(struct config *cfg)
 {
 	memset(cfg, 0, sizeof *cfg);
 	for (size_t i = 0; i < NKEYS; i++) {
-		const struct key *k = &keys[i];
-		union value v;
+		const struct config_key *k = &keys[i];
+		union config_value v;
 
-		if (k->type == KEY_SIZE)
+		if (k->type == CONFIG_KEY_SIZE)
 			v.l = (long)k->def;
-		else if (k->type == KEY_DOUBLE)
+		else if (k->type == CONFIG_KEY_DOUBLE)
 			v.d = k->def;
-		else if (k->type == KEY_BOOL)
+		else if (k->type == CONFIG_KEY_BOOL)
 			v.b = k->def != 0;
-		else if (k->type == KEY_STRING)
+		else if (k->type == CONFIG_KEY_STRING)
 			v.str = k->def_text;
-		else if (k->type == KEY_LIST)	/* cannot fail: the unit tests check it */
-			(void)parse_list(k, k->def_text, &v.list);
+		else if (k->type == CONFIG_KEY_LIST)	/* cannot fail: the unit tests check it */
+			(void)config_list_parse(k, k->def_text, &v.list);
 		else
 			v.i = (int)k->def;
-		store_value(cfg, k, &v);
+		config_key_store(cfg, k, &v);
 	}
 }
 
 /* CODEEXECD_<SECTION>_<KEY>; len 64 holds the longest (41 bytes). */
-static void env_name(const struct key *k, char *buf, size_t len)
+static void env_name(const struct config_key *k, char *buf, size_t len)
 {
 	size_t n = (size_t)snprintf(buf, len, "CODEEXECD_%s", k->name);
 
@@ -532,7 +217,7 @@ int config_apply_env(struct config *cfg, char *const *envp, char *err, size_t er
 	char name[64], body[CXD_ERR_MAX];
 
 	for (size_t i = 0; i < NKEYS; i++) {
-		const struct key *k = &keys[i];
+		const struct config_key *k = &keys[i];
 		const char *used = name, *text;
 
 		env_name(k, name, sizeof name);
@@ -541,7 +226,7 @@ int config_apply_env(struct config *cfg, char *const *envp, char *err, size_t er
 			used = k->alias;
 			text = env_find(envp, used);
 		}
-		if (text && set_value(&next, k, text, body, sizeof body) < 0) {
+		if (text && config_key_set(&next, k, text, body, sizeof body) < 0) {
 			(void)snprintf(err, errlen, "environment %s: %s", used, body);
 			return -EINVAL;
 		}
@@ -553,7 +238,7 @@ int config_apply_env(struct config *cfg, char *const *envp, char *err, size_t er
 int config_set(struct config *cfg, const char *assignment, char *err, size_t errlen)
 {
 	const char *eq = strchr(assignment, '=');
-	const struct key *k;
+	const struct config_key *k;
 	char body[CXD_ERR_MAX];
 
 	if (!eq) {
@@ -561,7 +246,7 @@ int config_set(struct config *cfg, const char *assignment, char *err, size_t err
 		return -EINVAL;
 	}
 	k = lookup(assignment, (size_t)(eq - assignment), body, sizeof body);
-	if (!k || set_value(cfg, k, eq + 1, body, sizeof body) < 0) {
+	if (!k || config_key_set(cfg, k, eq + 1, body, sizeof body) < 0) {
 		(void)snprintf(err, errlen, "--set %s: %s", assignment, body);
 		return -EINVAL;
 	}
@@ -649,17 +334,17 @@ static bool is_null(const yaml_node_t *n)
 static void node_got(const yaml_node_t *n, char *buf, size_t len)
 {
 	if (n->type == YAML_SCALAR_NODE)
-		quote(scalar(n), n->data.scalar.length, buf, len);
+		config_quote(scalar(n), n->data.scalar.length, buf, len);
 	else
 		(void)snprintf(buf, len, "%s", n->type == YAML_MAPPING_NODE ? "a mapping" :
 			       "a sequence");
 }
 
 /* The value of a list key given as a YAML sequence. */
-static int read_list(struct reader *r, const struct key *k, const yaml_node_t *seq)
+static int read_list(struct reader *r, const struct config_key *k, const yaml_node_t *seq)
 {
-	char got[GOT_MAX + 8], body[CXD_ERR_MAX];
-	union value v;
+	char got[CONFIG_GOT_LEN], body[CXD_ERR_MAX];
+	union config_value v;
 
 	memset(&v.list, 0, sizeof v.list);
 	for (const yaml_node_item_t *i = seq->data.sequence.items.start;
@@ -667,35 +352,35 @@ static int read_list(struct reader *r, const struct key *k, const yaml_node_t *s
 		const yaml_node_t *n = node(r, *i);
 
 		if (n->type != YAML_SCALAR_NODE ||
-		    list_add(&v.list, k, scalar(n), n->data.scalar.length) < 0) {
+		    config_list_add(&v.list, k, scalar(n), n->data.scalar.length) < 0) {
 			node_got(n, got, sizeof got);
-			expected(k, got, body, sizeof body);
+			config_expected(k, got, body, sizeof body);
 			return file_error(r, &n->start_mark, "%s", body);
 		}
 	}
-	store_value(&r->cfg, k, &v);
+	config_key_store(&r->cfg, k, &v);
 	return 0;
 }
 
 /* The value n of key k. Lists must be sequences here; a null list or
  * string is empty. */
-static int read_value(struct reader *r, const struct key *k, const yaml_node_t *n)
+static int read_value(struct reader *r, const struct config_key *k, const yaml_node_t *n)
 {
-	char got[GOT_MAX + 8], body[CXD_ERR_MAX];
+	char got[CONFIG_GOT_LEN], body[CXD_ERR_MAX];
 	const char *text = NULL;
 
-	if (k->type == KEY_LIST && n->type == YAML_SEQUENCE_NODE)
+	if (k->type == CONFIG_KEY_LIST && n->type == YAML_SEQUENCE_NODE)
 		return read_list(r, k, n);
-	if ((k->type == KEY_LIST || k->type == KEY_STRING) && is_null(n))
+	if ((k->type == CONFIG_KEY_LIST || k->type == CONFIG_KEY_STRING) && is_null(n))
 		text = "";
-	else if (n->type == YAML_SCALAR_NODE && k->type != KEY_LIST &&
+	else if (n->type == YAML_SCALAR_NODE && k->type != CONFIG_KEY_LIST &&
 		 strlen(scalar(n)) == n->data.scalar.length)
 		text = scalar(n);
-	if (text && set_value(&r->cfg, k, text, body, sizeof body) == 0)
+	if (text && config_key_set(&r->cfg, k, text, body, sizeof body) == 0)
 		return 0;
 	if (!text) {
 		node_got(n, got, sizeof got);
-		expected(k, got, body, sizeof body);
+		config_expected(k, got, body, sizeof body);
 	}
 	return file_error(r, &n->start_mark, "%s", body);
 }
@@ -705,7 +390,7 @@ static int read_value(struct reader *r, const struct key *k, const yaml_node_t *
 static int read_name(struct reader *r, int s, const yaml_node_t *n)
 {
 	const char *what = s < 0 ? "section" : "key";
-	char got[GOT_MAX + 8], body[CXD_ERR_MAX];
+	char got[CONFIG_GOT_LEN], body[CXD_ERR_MAX];
 	size_t *line;
 	int i;
 
@@ -730,7 +415,7 @@ static int read_name(struct reader *r, int s, const yaml_node_t *n)
  * an empty one. */
 static int read_mapping(struct reader *r, int s, const yaml_node_t *map)
 {
-	char got[GOT_MAX + 8];
+	char got[CONFIG_GOT_LEN];
 	int i, rc;
 
 	if (is_null(map))
@@ -811,49 +496,12 @@ out:
 
 /* --- validation and printing ---------------------------------------------- */
 
-/* A list as stored: entries within the key's limits. */
-static int check_list(const struct key *k, const struct string_list *list, char *body,
-		      size_t len)
+/* An int or size key's value: the rules compare only those. */
+static long number(const struct config *cfg, const struct config_key *k)
 {
-	char got[GOT_MAX + 8];
-	union value copy;
+	const void *f = config_key_field(cfg, k);
 
-	if (list->n > k->max) {
-		(void)snprintf(got, sizeof got, "%zu entries", list->n);
-		expected(k, got, body, len);
-		return -EINVAL;
-	}
-	memset(&copy.list, 0, sizeof copy.list);
-	for (size_t i = 0; i < list->n; i++) {
-		size_t n = strnlen(list->items[i], sizeof list->items[i]);
-
-		if (list_add(&copy.list, k, list->items[i], n) < 0) {
-			reject(k, list->items[i], n, body, len);
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
-/* One key's current value against its type and range: fields may have been
- * written directly (e.g. by a command-line flag). */
-static int check_key(const struct config *cfg, const struct key *k, char *body, size_t len)
-{
-	char text[CXD_CONFIG_STRING_MAX + 1];
-	union value v;
-
-	if (k->type == KEY_LIST)
-		return check_list(k, cfield(cfg, k), body, len);
-	value_text(cfg, k, text, sizeof text);
-	if (parse_value(k, text, &v) == 0)
-		return 0;
-	reject(k, text, strlen(text), body, len);
-	return -EINVAL;
-}
-
-static long number(const struct config *cfg, const struct key *k)
-{
-	return k->type == KEY_SIZE ? *(const long *)cfield(cfg, k) : *(const int *)cfield(cfg, k);
+	return k->type == CONFIG_KEY_SIZE ? *(const long *)f : *(const int *)f;
 }
 
 int config_validate(const struct config *cfg, char *err, size_t errlen)
@@ -861,18 +509,17 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
 	char body[CXD_ERR_MAX], a[32], b[32];
 
 	for (size_t i = 0; i < NKEYS; i++)
-		if (check_key(cfg, &keys[i], err, errlen) < 0)
+		if (config_key_check(cfg, &keys[i], err, errlen) < 0)
 			return -EINVAL;
 	for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
-		const struct key *lo = lookup(rules[i].lesser, strlen(rules[i].lesser), body,
-					      sizeof body);
-		const struct key *hi = lookup(rules[i].greater, strlen(rules[i].greater), body,
-					      sizeof body);
+		const struct config_key *lo, *hi;
 
+		lo = lookup(rules[i].lesser, strlen(rules[i].lesser), body, sizeof body);
+		hi = lookup(rules[i].greater, strlen(rules[i].greater), body, sizeof body);
 		if (number(cfg, lo) <= number(cfg, hi))
 			continue;
-		value_text(cfg, lo, a, sizeof a);
-		value_text(cfg, hi, b, sizeof b);
+		config_key_text(cfg, lo, a, sizeof a);
+		config_key_text(cfg, hi, b, sizeof b);
 		(void)snprintf(err, errlen, "%s (%s) must not exceed %s (%s)", lo->name, a,
 			       hi->name, b);
 		return -EINVAL;
@@ -897,17 +544,17 @@ static bool emit_text(yaml_emitter_t *em, const char *s, size_t n, bool quoted)
 }
 
 /* Strings, enums and list entries quoted; numbers and booleans plain. */
-static bool emit_value(yaml_emitter_t *em, const struct config *cfg, const struct key *k)
+static bool emit_value(yaml_emitter_t *em, const struct config *cfg, const struct config_key *k)
 {
-	const struct string_list *list = cfield(cfg, k);
+	const struct string_list *list = config_key_field(cfg, k);
 	char text[CXD_CONFIG_STRING_MAX + 1];
 	yaml_event_t ev;
 	bool ok;
 
-	if (k->type != KEY_LIST) {
-		value_text(cfg, k, text, sizeof text);
+	if (k->type != CONFIG_KEY_LIST) {
+		config_key_text(cfg, k, text, sizeof text);
 		return emit_text(em, text, strlen(text),
-				 k->type == KEY_STRING || k->type == KEY_ENUM);
+				 k->type == CONFIG_KEY_STRING || k->type == CONFIG_KEY_ENUM);
 	}
 	ok = emit(em, &ev, yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
 							      YAML_FLOW_SEQUENCE_STYLE));

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "fake_engine.h"
+#include "check_json.h"
 #include "harness.h"
 
 #define TCASE_TIMEOUT_S 40
@@ -78,30 +79,6 @@ static cJSON *execute_200(const char *body, int timeout_s)
 	harness_response_free(&r);
 	ck_assert_ptr_nonnull(root);
 	return root;
-}
-
-static const char *str(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	ck_assert_msg(cJSON_IsString(v), "field %s is not a string", k);
-	return v->valuestring;
-}
-
-static bool flag(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	ck_assert_msg(cJSON_IsBool(v), "field %s is not a boolean", k);
-	return cJSON_IsTrue(v);
-}
-
-static int num(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	ck_assert_msg(cJSON_IsNumber(v), "field %s is not a number", k);
-	return v->valueint;
 }
 
 /* A failed execution as the old service reported it: 200, success false,

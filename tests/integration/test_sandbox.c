@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
+#include "check_json.h"
 #include "harness.h"
 #include "relay.h"
 
@@ -55,30 +56,6 @@ static cJSON *execute(const char *json_body)
 	harness_response_free(&r);
 	ck_assert_ptr_nonnull(root);
 	return root;
-}
-
-static const char *str(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	ck_assert_msg(cJSON_IsString(v), "field %s is not a string", k);
-	return v->valuestring;
-}
-
-static bool flag(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	ck_assert_msg(cJSON_IsBool(v), "field %s is not a boolean", k);
-	return cJSON_IsTrue(v);
-}
-
-static int num(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	ck_assert_msg(cJSON_IsNumber(v), "field %s is not a number", k);
-	return v->valueint;
 }
 
 static long rss_kib(int pid)

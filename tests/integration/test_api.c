@@ -7,6 +7,8 @@
  * process); each test case ends with a test that sends SIGTERM and expects
  * exit status 0. Timing assertions are deliberately generous. */
 #include <check.h>
+
+#include "../check_run.h"
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <stdio.h>
@@ -1354,8 +1356,7 @@ static Suite *api_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
+	int rc;
 
 	if (!getenv("CODEEXECD_BIN")) {
 		fprintf(stderr, "test_api: set CODEEXECD_BIN to the daemon binary "
@@ -1365,10 +1366,7 @@ int main(void)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	fprintf(stderr, "test_api: %d malformed /execute bodies, %d malformed HTTP requests\n",
 		N_CORPUS, N_RAW);
-	sr = srunner_create(api_suite());
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	rc = check_run(api_suite(), CK_ENV);
 	curl_global_cleanup();
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return rc;
 }

@@ -4,6 +4,8 @@
  * Every container carries io.codeexecd.test=1 and an owner label of this
  * process; whatever a failed test leaves is removed at the end. */
 #include <check.h>
+
+#include "../check_run.h"
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -431,9 +433,8 @@ static size_t sweep(void)
 int main(void)
 {
 	char err[CXD_ERR_MAX] = "";
-	SRunner *sr;
 	size_t left;
-	int failed;
+	int rc;
 
 	image = getenv("CODEEXECD_TEST_IMAGE");
 	image = image && image[0] ? image : "python-sandbox:latest";
@@ -449,14 +450,11 @@ int main(void)
 		docker_global_cleanup();
 		return EXIT_SUCCESS;
 	}
-	sr = srunner_create(engine_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	rc = check_run(engine_suite(), CK_NORMAL);
 	left = sweep();
 	if (left > 0)
 		fprintf(stderr, "test_docker_engine: removed %zu leftover containers\n", left);
 	docker_close(dk);
 	docker_global_cleanup();
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return rc;
 }

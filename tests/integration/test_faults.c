@@ -13,6 +13,8 @@
  * well-formed run), that every container the fake created was DELETEd, and
  * that the daemon exits 0 on SIGTERM. */
 #include <check.h>
+
+#include "../check_run.h"
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -504,8 +506,7 @@ int main(void)
 	TCase *tc = tcase_create("fake_engine");
 	const char *tmp = getenv("TMPDIR");
 	char dir[256];
-	SRunner *sr;
-	int failed;
+	int rc;
 
 	/* The daemon must see only the fake's DOCKER_HOST. */
 	(void)unsetenv("DOCKER_HOST");
@@ -533,10 +534,7 @@ int main(void)
 	tcase_add_test(tc, test_every_fault_one_daemon);
 	suite_add_tcase(s, tc);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	rc = check_run(s, CK_NORMAL);
 	remove_sockets(dir);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return rc;
 }

@@ -2,6 +2,8 @@
  * code. Each test case group starts its own daemon (unchecked fixture) and
  * checks at the end that it stops with 0 and leaves no container behind. */
 #include <check.h>
+
+#include "../check_run.h"
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
@@ -691,8 +693,6 @@ int main(void)
 	Suite *s = suite_create("sandbox");
 	TCase *run = tcase_create("run"), *adm = tcase_create("admission"),
 	      *down = tcase_create("shutdown"), *eng = tcase_create("engine");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(run, 300);
 	tcase_add_checked_fixture(run, run_setup, run_teardown);
@@ -730,9 +730,5 @@ int main(void)
 	tcase_add_test(eng, test_gvisor_runtime);
 	suite_add_tcase(s, eng);
 
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(s, CK_NORMAL);
 }

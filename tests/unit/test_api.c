@@ -1,6 +1,8 @@
 /* Unit tests of /execute validation (FastAPI's error shapes) and of the
  * ExecutionResponse rendering. No server, no engine. */
 #include <check.h>
+
+#include "../check_run.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -236,8 +238,6 @@ int main(void)
 {
 	Suite *s = suite_create("api");
 	TCase *tc = tcase_create("validation");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, test_body_shapes);
@@ -250,9 +250,5 @@ int main(void)
 	tcase_add_test(tc, test_valid);
 	tcase_add_test(tc, test_render);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(s, CK_NORMAL);
 }

@@ -4,6 +4,8 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <check.h>
+
+#include "../check_run.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -633,11 +635,5 @@ static Suite *archive_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(archive_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(archive_suite(), CK_NORMAL);
 }

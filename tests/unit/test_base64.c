@@ -1,5 +1,7 @@
 /* Unit tests of src/base64.c. */
 #include <check.h>
+
+#include "../check_run.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,11 +210,5 @@ static Suite *base64_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(base64_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(base64_suite(), CK_NORMAL);
 }

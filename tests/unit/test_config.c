@@ -5,6 +5,8 @@
 #include "codeexecd/config.h"
 
 #include <check.h>
+
+#include "../check_run.h"
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -744,11 +746,5 @@ static Suite *config_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(config_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(config_suite(), CK_NORMAL);
 }

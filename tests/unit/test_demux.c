@@ -1,5 +1,7 @@
 /* Unit tests for demux.c: Docker's 8-byte-header stream frames. */
 #include <check.h>
+
+#include "../check_run.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -326,11 +328,5 @@ static Suite *demux_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(demux_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(demux_suite(), CK_NORMAL);
 }

@@ -3,6 +3,8 @@
  * the mapping of answers, driven by a small fake engine on a Unix socket
  * that answers every request with canned bytes. */
 #include <check.h>
+
+#include "../check_run.h"
 #include <curl/curl.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -814,15 +816,11 @@ static Suite *docker_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
+	int rc;
 
 	if (docker_global_init() != 0)
 		return EXIT_FAILURE;
-	sr = srunner_create(docker_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	rc = check_run(docker_suite(), CK_NORMAL);
 	docker_global_cleanup();
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return rc;
 }

@@ -1,6 +1,8 @@
 /* Unit tests of src/docs.c and of what it serves (the embedded openapi.json,
  * pages and assets). */
 #include <check.h>
+
+#include "../check_run.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -272,11 +274,5 @@ static Suite *docs_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(docs_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(docs_suite(), CK_NORMAL);
 }

@@ -1,5 +1,7 @@
 /* Unit tests of src/protocol.c. */
 #include <check.h>
+
+#include "../check_run.h"
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -370,11 +372,5 @@ static Suite *protocol_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(protocol_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(protocol_suite(), CK_NORMAL);
 }

@@ -1,5 +1,7 @@
 /* Unit tests of the container spec: the hardening every execution gets. */
 #include <check.h>
+
+#include "../check_run.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -145,16 +147,10 @@ int main(void)
 {
 	Suite *s = suite_create("sandbox");
 	TCase *tc = tcase_create("spec");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_hardening);
 	tcase_add_test(tc, test_env_and_labels);
 	tcase_add_test(tc, test_configured_limits);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return check_run(s, CK_NORMAL);
 }

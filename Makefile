@@ -47,6 +47,7 @@ INTEG_HELP := $(filter-out $(INTEG_SRCS),$(wildcard tests/integration/*.c))
 # Files built into the binary (NAME=PATH for tools/embed). web/assets.mk adds
 # the Swagger UI and ReDoc assets, fetched from npm at pinned versions.
 EMBED   := runner.py=src/runner.py openapi.json=openapi/openapi.json
+EMBED   += seccomp.json=src/seccomp.json
 include web/assets.mk
 
 .PHONY: all run check check-unit check-integration check-e2e image asan install \

@@ -6,6 +6,11 @@
 #     default /var/log/codeexecd-dockerd.log, pid in /run/codeexecd-dockerd.pid)
 #     and waits until it answers;
 #  3. otherwise fails, saying what to do.
+# CODEEXECD_DOCKER_USERNS=1 starts that engine with --userns-remap=default
+# (a user namespace for every container; see README, "A uid of its own, and
+# user namespaces"), giving the dockremap user a range of 165536 ids, wide
+# enough for limits.uid 100000, when it has none. An engine that already
+# answers is never changed.
 set -euo pipefail
 
 log_file=${CODEEXECD_DOCKERD_LOG:-/var/log/codeexecd-dockerd.log}
@@ -17,6 +22,28 @@ ping() {
         unix://*) curl -sf -m 3 --unix-socket "${host#unix://}" http://docker/_ping >/dev/null 2>&1 ;;
         *) docker version >/dev/null 2>&1 ;;
     esac
+}
+
+# The dockremap user and its subordinate ids, unless it has some already: a
+# range after every range in /etc/subuid and /etc/subgid (and not below
+# 200000), 165536 ids wide, so that uids up to 165535 inside map.
+userns_setup() {
+    local size=165536 base=200000 f end
+    getent passwd dockremap >/dev/null ||
+        useradd --system --no-create-home --shell /usr/sbin/nologin dockremap
+    for f in /etc/subuid /etc/subgid; do
+        touch "$f"
+        end=$(awk -F: '{ e = $2 + $3; if (e > m) m = e } END { print m + 0 }' "$f")
+        [ "$end" -gt "$base" ] && base=$end
+    done
+    for f in /etc/subuid /etc/subgid; do
+        if grep -q '^dockremap:' "$f"; then
+            echo "ensure-docker: $f already has a range for dockremap: $(grep '^dockremap:' "$f" | head -1)" >&2
+        else
+            echo "dockremap:$base:$size" >> "$f"
+        fi
+    done
+    echo "ensure-docker: user namespaces on (dockremap, ids from $base); limits.uid must be below $size" >&2
 }
 
 ping && exit 0
@@ -46,7 +73,12 @@ else
   "runtimeArgs": ["--platform=ptrace", "--network=none"] } } }
 JSON
     fi
-    setsid dockerd --iptables=false --bridge=none --pidfile "$pid_file" \
+    extra=()
+    if [ "${CODEEXECD_DOCKER_USERNS:-0}" = 1 ]; then
+        userns_setup
+        extra+=(--userns-remap=default)
+    fi
+    setsid dockerd --iptables=false --bridge=none --pidfile "$pid_file" "${extra[@]}" \
         >>"$log_file" 2>&1 < /dev/null &
 fi
 for _ in $(seq 1 120); do

@@ -241,6 +241,14 @@ static void read_api_version(CURL *h, struct docker_reply *r)
 		(void)snprintf(r->api_version, sizeof(r->api_version), "%s", hd->value);
 }
 
+/* libcurl's progress callback: non-zero aborts the transfer. */
+static int cancel_check(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+			curl_off_t ulnow)
+{
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	return atomic_load((const atomic_bool *)ctx) ? 1 : 0;
+}
+
 /* One request. 0 when the engine answered (any status, in r->status);
  * r->body is the caller's to free with reply_free. */
 int docker_perform(struct docker *d, const struct docker_call *c, struct docker_reply *r,
@@ -269,9 +277,17 @@ int docker_perform(struct docker *d, const struct docker_call *c, struct docker_
 	(void)curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, c->sink ? c->sink : body_write);
 	(void)curl_easy_setopt(h, CURLOPT_WRITEDATA, c->sink ? c->sink_ctx : (void *)body);
 	(void)curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+	if (c->cancel) {
+		(void)curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, cancel_check);
+		(void)curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)c->cancel);
+		(void)curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	}
 	cc = curl_easy_perform(h);
 	(void)curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
-	if (cc == CURLE_OPERATION_TIMEDOUT && r->status > 0) {
+	if (cc == CURLE_ABORTED_BY_CALLBACK) {
+		docker_set_err(err, errlen, "%s: cancelled", c->path);
+		rc = -ECANCELED;
+	} else if (cc == CURLE_OPERATION_TIMEDOUT && r->status > 0) {
 		docker_set_err(err, errlen, "the Docker engine at %s did not finish %s within %ld ms",
 			       d->endpoint, c->path, c->timeout_ms);
 		rc = -ETIMEDOUT;
@@ -417,7 +433,8 @@ int docker_image_exists(struct docker *d, const char *image, char *err, size_t e
 }
 
 int docker_container_create(struct docker *d, const char *name, const char *spec_json,
-			    char id[CXD_CONTAINER_ID_MAX + 1], char *err, size_t errlen)
+			    char id[CXD_CONTAINER_ID_MAX + 1], long *status, char *err,
+			    size_t errlen)
 {
 	struct docker_call c = {.method = "POST", .json = spec_json, .timeout_ms = d->timeout_ms};
 	struct docker_reply r = {0};
@@ -441,6 +458,8 @@ int docker_container_create(struct docker *d, const char *name, const char *spec
 	}
 	c.path = path;
 	rc = docker_perform(d, &c, &r, err, errlen);
+	if (status)
+		*status = r.status;
 	if (rc == 0)
 		rc = check_status(&r, 201, 200, "create container", err, errlen);
 	if (rc != 0)

@@ -57,6 +57,7 @@ struct docker_call {
 	size_t (*sink)(char *ptr, size_t size, size_t nmemb, void *ctx);
 	void *sink_ctx;
 	const struct docker_body *sink_body;
+	const atomic_bool *cancel;  /* true here aborts the call (-ECANCELED); may be NULL */
 };
 
 void docker_set_err(char *err, size_t errlen, const char *fmt, ...)

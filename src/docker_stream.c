@@ -96,11 +96,12 @@ static int pull_result(long status, const struct pull *p, const char *image, cha
 	return 0;
 }
 
-int docker_image_pull(struct docker *d, const char *image, char *err, size_t errlen)
+int docker_image_pull(struct docker *d, const char *image, long timeout_ms,
+		      const atomic_bool *cancel, char *err, size_t errlen)
 {
 	struct pull p = {0};
-	struct docker_call c = {.method = "POST", .timeout_ms = 0, .sink = pull_write,
-				.sink_ctx = &p, .sink_body = &p.line};
+	struct docker_call c = {.method = "POST", .timeout_ms = timeout_ms, .sink = pull_write,
+				.sink_ctx = &p, .sink_body = &p.line, .cancel = cancel};
 	struct docker_reply r = {0};
 	char *name = NULL, *tag = NULL, *path = NULL;
 	int rc;
@@ -117,7 +118,7 @@ int docker_image_pull(struct docker *d, const char *image, char *err, size_t err
 		goto out;
 	}
 	c.path = path;
-	rc = docker_perform(d, &c, &r, err, errlen);   /* no total timeout: pulls take long */
+	rc = docker_perform(d, &c, &r, err, errlen);
 	if (rc != 0)
 		goto out;
 	pull_line(&p);   /* a last line without '\n' */

@@ -26,6 +26,7 @@
 
 #define HEALTH_CACHE_MS 1000
 #define CANCEL_WAIT_S 15      /* after the grace period, for cancelled runs to end */
+#define REAP_EXIT_MS 10000    /* at exit, for the reaper to remove what is queued */
 
 struct waiter {
 	pthread_cond_t cv;
@@ -59,6 +60,7 @@ struct executor {
 	pthread_cond_t reap_cv;
 	struct reap_item *reap_head, *reap_tail;
 	bool reaper_exit;
+	long reap_exit_deadline;     /* monotonic ms: after it, removals are left */
 
 	pthread_mutex_t health_mu;
 	long health_at;              /* monotonic ms of the cached check; 0 = none */
@@ -126,6 +128,13 @@ static void *reaper_main(void *arg)
 		ex->reap_head = it->next;
 		if (!ex->reap_head)
 			ex->reap_tail = NULL;
+		if (ex->reaper_exit && now_ms() > ex->reap_exit_deadline) {
+			/* Shutdown stays within its bound: the next start removes it. */
+			log_error(it->exec_id, "container %.12s not removed before exit (removed at "
+				  "the next start)", it->id);
+			free(it);
+			continue;
+		}
 		pthread_mutex_unlock(&ex->mu);
 		int rc = sandbox_remove(ex->sb, it->id, err, sizeof(err));
 		pthread_mutex_lock(&ex->mu);
@@ -484,15 +493,21 @@ void executor_shutdown(struct executor *ex, int grace_seconds)
 	struct timespec now;
 	uint64_t one = 1;
 
-	pool_stop(ex->pool); /* no new containers; the ready ones go to the reaper */
+	/* Stop admitting first: a request must not take a slot (or start a
+	 * container) while the pool filler is being joined. */
+	(void)clock_gettime(CLOCK_MONOTONIC, &now);
 	pthread_mutex_lock(&ex->mu);
 	ex->stopping = true;
 	for (struct waiter *w = ex->head; w; w = w->next)
 		pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&ex->mu);
+	/* No new containers; the ready ones go to the reaper. Joining the
+	 * filler can take one engine call: the grace period runs meanwhile. */
+	pool_stop(ex->pool);
+	pthread_mutex_lock(&ex->mu);
 	if (ex->running > 0)
 		log_info(NULL, "shutdown: waiting up to %d s for %d running execution(s)",
 			 grace_seconds, ex->running);
-	(void)clock_gettime(CLOCK_MONOTONIC, &now);
 	wait_idle(ex, now.tv_sec + grace_seconds);
 	if (ex->running > 0) {
 		log_warn(NULL, "shutdown: stopping %d execution(s) after the grace period",
@@ -514,6 +529,7 @@ void executor_destroy(struct executor *ex)
 	if (ex->reaper_started) {
 		pthread_mutex_lock(&ex->mu);
 		ex->reaper_exit = true;
+		ex->reap_exit_deadline = now_ms() + REAP_EXIT_MS;
 		pthread_cond_signal(&ex->reap_cv);
 		pthread_mutex_unlock(&ex->mu);
 		pthread_join(ex->reaper, NULL);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "codeexecd/config.h"
 #include "codeexecd/docker.h"
 #include "codeexecd/executor.h"
+#include "codeexecd/instance.h"
 #include "codeexecd/log.h"
 #include "codeexecd/sandbox.h"
 #include "codeexecd/server.h"
@@ -136,30 +138,63 @@ static int load_config(struct config *cfg, const struct cli *cli, char *err, siz
 	return rc;
 }
 
-/* The engine and the image at start-up: a missing image is fatal (unless it
- * can be pulled), an engine that does not answer yet is not (the daemon
- * reports unhealthy and recovers when it comes). */
-static int check_engine(struct sandbox *sb)
+/* The engine and the image at start-up: a missing image is pulled (when
+ * docker.pull_missing_image, within docker.pull_timeout_seconds). Neither an
+ * engine that does not answer yet nor an image that cannot be had is fatal:
+ * the daemon reports not ready, and recovers when they come (a run that
+ * finds the image missing starts another pull in the background). */
+static void check_engine(struct sandbox *sb)
 {
 	char msg[CXD_ERR_MAX];
 	int removed = 0, rc = sandbox_check(sb, msg, sizeof(msg));
 
 	if (rc == -EHOSTUNREACH) {
 		log_warn(NULL, "%s; /execute answers 503 until it does", msg);
-		return 0;
+		return;
 	}
 	if (rc == -ENOENT) {
 		rc = sandbox_ensure_image(sb, msg, sizeof(msg));
-		if (rc != 0) {
-			log_error(NULL, "%s", msg);
-			return rc;
-		}
+		if (rc != 0)
+			log_error(NULL, "%s; executions fail until it is there", msg);
+		else
+			(void)sandbox_check(sb, msg, sizeof(msg));
 	}
-	log_info(NULL, "%s", msg);
+	if (rc == 0)
+		log_info(NULL, "%s", msg);
 	if (sandbox_cleanup_stale(sb, &removed, msg, sizeof(msg)) != 0)
 		log_warn(NULL, "could not look for stale containers: %s", msg);
 	else if (removed > 0)
 		log_info(NULL, "removed %d container(s) left by an earlier run", removed);
+}
+
+/* The code's uid should belong to nobody on the host: under runc (no user
+ * namespace) an escape lands in that account, and RLIMIT_NPROC counts that
+ * user's own processes together with the sandboxes'. */
+static void check_uid(const struct config *cfg)
+{
+	struct passwd pw, *found = NULL;
+	char buf[4096];
+
+	if (getpwuid_r((uid_t)cfg->limits.uid, &pw, buf, sizeof(buf), &found) == 0 && found)
+		log_warn(NULL, "limits.uid %d is the host user '%s': an escape from a sandbox would "
+			 "be that user, and its processes count against the sandboxes' nproc; "
+			 "choose a uid no host account has (the default is 100000)",
+			 cfg->limits.uid, found->pw_name);
+}
+
+/* The instance id (instance.h): fails only on a bad server.instance_id. */
+static int load_instance(const struct config *cfg, char id[CXD_INSTANCE_ID_MAX + 1], char *err,
+			 size_t errlen)
+{
+	bool persisted;
+	int rc = instance_id_load(cfg, id, &persisted, err, errlen);
+
+	if (rc != 0)
+		return rc;
+	if (!persisted)
+		log_warn(NULL, "%s: containers left by a crash of this run will not be removed at "
+			 "the next start", err);
+	log_info(NULL, "instance id %s", id);
 	return 0;
 }
 
@@ -169,7 +204,7 @@ static int serve(const struct config *cfg)
 	struct executor *ex = NULL;
 	struct server *srv = NULL;
 	struct api api = { .cfg = cfg };
-	char err[CXD_ERR_MAX];
+	char err[CXD_ERR_MAX], instance[CXD_INSTANCE_ID_MAX + 1];
 	sigset_t set;
 	int sig = 0, rc, listen_fd = -1, port = 0;
 
@@ -184,9 +219,13 @@ static int serve(const struct config *cfg)
 	 * before it touches the containers of the one that has it. */
 	rc = server_bind(cfg, &listen_fd, &port, err, sizeof(err));
 	if (rc == 0)
-		rc = sandbox_create(&sb, cfg, port, err, sizeof(err));
+		rc = load_instance(cfg, instance, err, sizeof(err));
+	if (rc == 0) {
+		check_uid(cfg);
+		rc = sandbox_create(&sb, cfg, instance, err, sizeof(err));
+	}
 	if (rc == 0)
-		rc = check_engine(sb) == 0 ? 0 : -EINVAL;
+		check_engine(sb);
 	if (rc == 0)
 		rc = executor_create(&ex, cfg, sb, err, sizeof(err));
 	if (rc == 0) {
@@ -195,8 +234,7 @@ static int serve(const struct config *cfg)
 		listen_fd = -1; /* taken over, also on failure */
 	}
 	if (rc != 0) {
-		if (rc != -EINVAL)
-			log_error(NULL, "cannot start: %s", err);
+		log_error(NULL, "cannot start: %s", err);
 		goto out;
 	}
 	log_info(NULL, "codeexecd %s listening on %s:%d (image %s, %d concurrent, queue %d, "

@@ -18,6 +18,8 @@
  * container's word. */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +37,8 @@
 #define LABEL_MANAGED "io.codeexecd.managed"
 #define LABEL_INSTANCE "io.codeexecd.instance"
 #define LABEL_EXECUTION "io.codeexecd.execution"
+#define SANDBOX_USER "sandbox"           /* USER and LOGNAME of the code */
+#define SHM_BYTES (64L * 1024 * 1024)    /* /dev/shm */
 
 long sandbox_now_ms(void)
 {
@@ -44,23 +48,71 @@ long sandbox_now_ms(void)
 	return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
-int sandbox_create(struct sandbox **out, const struct config *cfg, int port, char *err,
-		   size_t errlen)
+/* The seccomp profile as compact JSON (malloc'ed): docker.seccomp_profile's
+ * file, or the built-in one (src/seccomp.json). A file that is not a JSON
+ * object with a defaultAction fails here, at start, not at the first run. */
+static int load_seccomp(const struct config *cfg, char **out, char *err, size_t errlen)
+{
+	const struct embedded_file *builtin = embedded_find("seccomp.json");
+	const char *path = cfg->docker.seccomp_profile;
+	char *text = NULL;
+	cJSON *j = NULL;
+	size_t len = 0;
+	int rc = -EINVAL;
+
+	if (path[0]) {
+		FILE *f = fopen(path, "re");
+		if (!f) {
+			rc = -errno;
+			(void)snprintf(err, errlen, "docker.seccomp_profile %s: %s", path,
+				       strerror(errno));
+			return rc;
+		}
+		text = malloc(CXD_SECCOMP_PROFILE_MAX + 1);
+		if (text)
+			len = fread(text, 1, CXD_SECCOMP_PROFILE_MAX + 1, f);
+		(void)fclose(f);
+		if (!text)
+			return -ENOMEM;
+		if (len > CXD_SECCOMP_PROFILE_MAX) {
+			(void)snprintf(err, errlen, "docker.seccomp_profile %s: larger than %ld bytes",
+				       path, (long)CXD_SECCOMP_PROFILE_MAX);
+			goto out;
+		}
+	}
+	j = path[0] ? cJSON_ParseWithLength(text, len)
+		    : builtin ? cJSON_Parse((const char *)builtin->data) : NULL;
+	if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "defaultAction"))) {
+		(void)snprintf(err, errlen, "docker.seccomp_profile %s: not a seccomp profile (a "
+			       "JSON object with \"defaultAction\")", path[0] ? path : "(built-in)");
+		goto out;
+	}
+	*out = cJSON_PrintUnformatted(j);
+	rc = *out ? 0 : -ENOMEM;
+out:
+	cJSON_Delete(j);
+	free(text);
+	return rc;
+}
+
+int sandbox_create(struct sandbox **out, const struct config *cfg, const char *instance,
+		   char *err, size_t errlen)
 {
 	struct sandbox *sb = calloc(1, sizeof(*sb));
-	char host[64] = "localhost";
 	int rc;
 
 	if (!sb)
 		return -ENOMEM;
 	sb->cfg = cfg;
-	(void)gethostname(host, sizeof(host) - 1);
-	/* Stable across restarts, distinct for daemons on one engine. */
-	(void)snprintf(sb->instance, sizeof(sb->instance), "%s-%d", host, port);
-	rc = docker_open(&sb->docker, cfg->docker.host, cfg->docker.api_timeout_seconds, err,
-			 errlen);
+	(void)snprintf(sb->instance, sizeof(sb->instance), "%s", instance);
+	pthread_mutex_init(&sb->pull_mu, NULL);
+	pthread_mutex_init(&sb->state_mu, NULL);
+	rc = load_seccomp(cfg, &sb->seccomp, err, errlen);
+	if (rc == 0)
+		rc = docker_open(&sb->docker, cfg->docker.host, cfg->docker.api_timeout_seconds, err,
+				 errlen);
 	if (rc != 0) {
-		free(sb);
+		sandbox_destroy(sb);
 		return rc;
 	}
 	*out = sb;
@@ -71,7 +123,13 @@ void sandbox_destroy(struct sandbox *sb)
 {
 	if (!sb)
 		return;
+	atomic_store(&sb->pull_cancel, true);
+	if (sb->puller_started)
+		(void)pthread_join(sb->puller, NULL);
 	docker_close(sb->docker);
+	cJSON_free(sb->seccomp);
+	pthread_mutex_destroy(&sb->pull_mu);
+	pthread_mutex_destroy(&sb->state_mu);
 	free(sb);
 }
 
@@ -104,17 +162,91 @@ int sandbox_check(struct sandbox *sb, char *msg, size_t msglen)
 	return 0;
 }
 
-int sandbox_ensure_image(struct sandbox *sb, char *err, size_t errlen)
+/* The pull itself; pull_mu held, so pulls run one at a time. */
+static int pull_locked(struct sandbox *sb, char *err, size_t errlen)
 {
-	int rc = docker_image_exists(sb->docker, sb->cfg->docker.image, err, errlen);
+	int rc = docker_image_pull(sb->docker, sb->cfg->docker.image,
+				   sb->cfg->docker.pull_timeout_seconds * 1000L, &sb->pull_cancel,
+				   err, errlen);
 
-	if (rc == -ENOENT && sb->cfg->docker.pull_missing_image)
-		rc = docker_image_pull(sb->docker, sb->cfg->docker.image, err, errlen);
-	if (rc == -ENOENT)
+	pthread_mutex_lock(&sb->state_mu);
+	(void)snprintf(sb->pull_err, sizeof(sb->pull_err), "%s", rc == 0 ? "" : err);
+	pthread_mutex_unlock(&sb->state_mu);
+	return rc;
+}
+
+static void *puller_main(void *arg)
+{
+	struct sandbox *sb = arg;
+	char err[CXD_ERR_MAX];
+
+	pthread_mutex_lock(&sb->pull_mu);
+	(void)pull_locked(sb, err, sizeof(err));
+	pthread_mutex_unlock(&sb->pull_mu);
+	pthread_mutex_lock(&sb->state_mu);
+	sb->pulling = false;
+	pthread_mutex_unlock(&sb->state_mu);
+	return NULL;
+}
+
+/* Starts a pull in the background unless one runs: requests never wait for
+ * a pull, they fail at once (the image is missing) and the next ones find it. */
+static void pull_in_background(struct sandbox *sb)
+{
+	pthread_mutex_lock(&sb->state_mu);
+	if (!sb->pulling && !atomic_load(&sb->pull_cancel)) {
+		if (sb->puller_started)
+			(void)pthread_join(sb->puller, NULL); /* it is ending: pulling is false */
+		sb->pulling = true;
+		sb->puller_started = pthread_create(&sb->puller, NULL, puller_main, sb) == 0;
+		sb->pulling = sb->puller_started;
+	}
+	pthread_mutex_unlock(&sb->state_mu);
+}
+
+/* err = why the image is missing, and what happens about it. */
+static void missing_image(struct sandbox *sb, bool pulling, char *err, size_t errlen)
+{
+	char last[CXD_ERR_MAX];
+
+	pthread_mutex_lock(&sb->state_mu);
+	(void)snprintf(last, sizeof(last), "%s", sb->pull_err);
+	pthread_mutex_unlock(&sb->state_mu);
+	if (!sb->cfg->docker.pull_missing_image)
 		(void)snprintf(err, errlen,
 			       "Sandbox image '%s' is not present on the Docker engine (build it "
 			       "with `make image`, or set docker.pull_missing_image)",
 			       sb->cfg->docker.image);
+	else if (pulling)
+		(void)snprintf(err, errlen, "Sandbox image '%s' is not present on the Docker "
+			       "engine; it is being pulled, retry in a moment%s%.300s",
+			       sb->cfg->docker.image, last[0] ? " (the last pull failed: " : "",
+			       last[0] ? last : "");
+	else
+		(void)snprintf(err, errlen, "Sandbox image '%s' is not present on the Docker "
+			       "engine and could not be pulled: %.300s", sb->cfg->docker.image,
+			       last[0] ? last : "unknown error");
+	if (pulling && last[0])
+		(void)snprintf(err + strlen(err), errlen - strlen(err), ")");
+}
+
+int sandbox_ensure_image(struct sandbox *sb, char *err, size_t errlen)
+{
+	int rc = docker_image_exists(sb->docker, sb->cfg->docker.image, err, errlen);
+
+	if (rc == -ENOENT && sb->cfg->docker.pull_missing_image) {
+		pthread_mutex_lock(&sb->pull_mu);
+		rc = docker_image_exists(sb->docker, sb->cfg->docker.image, err, errlen);
+		if (rc == -ENOENT)
+			rc = pull_locked(sb, err, errlen);
+		pthread_mutex_unlock(&sb->pull_mu);
+		if (rc != 0 && rc != -EHOSTUNREACH) {
+			missing_image(sb, false, err, errlen);
+			rc = -ENOENT;
+		}
+	} else if (rc == -ENOENT) {
+		missing_image(sb, false, err, errlen);
+	}
 	return rc;
 }
 
@@ -143,16 +275,23 @@ int sandbox_remove(struct sandbox *sb, const char *container_id, char *err, size
 	return docker_container_remove(sb->docker, container_id, err, errlen);
 }
 
-/* nproc counts every process of the uid on the host under runc (no user
- * namespace), so "auto" (0) leaves room for every concurrent container;
- * under gVisor it is counted per sandbox and caps forks by itself. */
+/* RLIMIT_NPROC is counted per real uid over the whole host under runc (no
+ * user namespace). The code's uid is the daemon's own (limits.uid, not a
+ * login user's), so the count is the sum over this daemon's containers:
+ * running ones, answered ones not yet removed (the code's leftover
+ * processes live until the reaper removes the container: as many again at
+ * worst) and the pool's ready ones, each capped by its pids cgroup. "auto"
+ * (0) is that sum, so nproc never bites before the pids cgroup and only a
+ * second daemon sharing the uid could bring it nearer; under gVisor it is
+ * counted per sandbox and caps forks by itself. */
 static long nproc_limit(const struct config *cfg)
 {
 	if (cfg->limits.nproc > 0)
 		return cfg->limits.nproc;
 	if (strcmp(cfg->docker.runtime, "runsc") == 0)
 		return cfg->limits.pids;
-	return (long)cfg->limits.pids * cfg->execution.max_concurrent + 64;
+	return (long)cfg->limits.pids *
+	       (2L * cfg->execution.max_concurrent + cfg->execution.pool_size);
 }
 
 /* Under gVisor the pids cgroup also counts the sandbox kernel's own host
@@ -177,10 +316,27 @@ static void add_ulimit(cJSON *list, const char *name, long value)
 	cJSON_AddItemToArray(list, u); /* list owns u */
 }
 
-static cJSON *host_config(const struct config *cfg)
+/* A tmpfs mount's options: size and inodes capped, owned by owner
+ * ("uid=..,gid=..,mode=0755") or shared ("mode=1777"). */
+static void add_tmpfs(cJSON *tmpfs, const char *path, long size, const struct config *cfg,
+		      bool owned)
+{
+	char opt[200];
+
+	(void)snprintf(opt, sizeof(opt), "rw,nosuid,nodev,noexec,size=%ld,nr_inodes=%d,", size,
+		       cfg->limits.tmpfs_inodes);
+	if (owned)
+		(void)snprintf(opt + strlen(opt), sizeof(opt) - strlen(opt),
+			       "uid=%d,gid=%d,mode=0755", cfg->limits.uid, cfg->limits.gid);
+	else
+		(void)snprintf(opt + strlen(opt), sizeof(opt) - strlen(opt), "mode=1777");
+	cJSON_AddStringToObject(tmpfs, path, opt);
+}
+
+static cJSON *host_config(const struct config *cfg, const char *seccomp)
 {
 	cJSON *hc = cJSON_CreateObject(), *tmpfs, *caps, *sec, *ul, *log;
-	char opt[160];
+	char *opt;
 
 	cJSON_AddStringToObject(hc, "NetworkMode", "none");
 	cJSON_AddBoolToObject(hc, "ReadonlyRootfs", true);
@@ -188,25 +344,28 @@ static cJSON *host_config(const struct config *cfg)
 	cJSON_AddItemToArray(caps, cJSON_CreateString("ALL"));
 	sec = cJSON_AddArrayToObject(hc, "SecurityOpt");
 	cJSON_AddItemToArray(sec, cJSON_CreateString("no-new-privileges:true"));
+	if (seccomp && asprintf(&opt, "seccomp=%s", seccomp) >= 0) {
+		cJSON_AddItemToArray(sec, cJSON_CreateString(opt));
+		free(opt);
+	}
 	cJSON_AddNumberToObject(hc, "PidsLimit", (double)pids_limit(cfg));
 	cJSON_AddNumberToObject(hc, "Memory", (double)cfg->limits.memory_bytes);
 	cJSON_AddNumberToObject(hc, "MemorySwap", (double)cfg->limits.memory_bytes);
 	cJSON_AddNumberToObject(hc, "NanoCpus", (double)(long long)(cfg->limits.cpus * 1e9));
-	cJSON_AddNumberToObject(hc, "ShmSize", 64.0 * 1024 * 1024);
+	cJSON_AddNumberToObject(hc, "ShmSize", (double)SHM_BYTES);
 	cJSON_AddStringToObject(hc, "IpcMode", "private");
 	ul = cJSON_AddArrayToObject(hc, "Ulimits");
 	add_ulimit(ul, "nofile", cfg->limits.nofile);
 	add_ulimit(ul, "nproc", nproc_limit(cfg));
 	add_ulimit(ul, "fsize", cfg->limits.fsize_bytes);
 	add_ulimit(ul, "core", 0);
+	/* Every writable place is a tmpfs with its size and inodes capped:
+	 * without nr_inodes, empty files cost kernel memory without end. The
+	 * engine's own /dev/shm has no inode cap, so it is replaced. */
 	tmpfs = cJSON_AddObjectToObject(hc, "Tmpfs");
-	(void)snprintf(opt, sizeof(opt), "rw,nosuid,nodev,noexec,size=%ld,mode=1777",
-		       cfg->limits.tmp_bytes);
-	cJSON_AddStringToObject(tmpfs, "/tmp", opt);
-	(void)snprintf(opt, sizeof(opt),
-		       "rw,nosuid,nodev,noexec,size=%ld,uid=1000,gid=1000,mode=0755",
-		       cfg->limits.workdir_bytes);
-	cJSON_AddStringToObject(tmpfs, "/execution", opt);
+	add_tmpfs(tmpfs, "/tmp", cfg->limits.tmp_bytes, cfg, false);
+	add_tmpfs(tmpfs, "/execution", cfg->limits.workdir_bytes, cfg, true);
+	add_tmpfs(tmpfs, "/dev/shm", SHM_BYTES, cfg, false);
 	log = cJSON_AddObjectToObject(hc, "LogConfig");
 	cJSON_AddStringToObject(log, "Type", "none"); /* output goes through attach only */
 	if (cfg->docker.runtime[0])
@@ -214,7 +373,32 @@ static cJSON *host_config(const struct config *cfg)
 	return hc;
 }
 
-char *sandbox_container_spec(const struct config *cfg, const char *instance, const char *exec_id)
+/* What the code sees of its identity and of the machine: uid/gid have no
+ * passwd entry in the image, so the name comes from the environment
+ * (getpass.getuser() reads LOGNAME and USER); math libraries start one
+ * thread per host CPU unless told, which on a large host exhausts the pids
+ * limit at "import numpy": they get the CPUs the sandbox has. */
+static void add_identity_env(cJSON *e, const struct config *cfg)
+{
+	char v[64];
+	int threads = (int)cfg->limits.cpus;
+
+	if ((double)threads < cfg->limits.cpus)
+		threads++;
+	if (threads < 1)
+		threads = 1;
+	cJSON_AddItemToArray(e, cJSON_CreateString("USER=" SANDBOX_USER));
+	cJSON_AddItemToArray(e, cJSON_CreateString("LOGNAME=" SANDBOX_USER));
+	(void)snprintf(v, sizeof(v), "OMP_NUM_THREADS=%d", threads);
+	cJSON_AddItemToArray(e, cJSON_CreateString(v));
+	(void)snprintf(v, sizeof(v), "OPENBLAS_NUM_THREADS=%d", threads);
+	cJSON_AddItemToArray(e, cJSON_CreateString(v));
+	(void)snprintf(v, sizeof(v), "MKL_NUM_THREADS=%d", threads);
+	cJSON_AddItemToArray(e, cJSON_CreateString(v));
+}
+
+char *sandbox_container_spec(const struct config *cfg, const char *instance, const char *exec_id,
+			     const char *seccomp)
 {
 	static const char *const env[] = {
 		"HOME=/execution", "XDG_CACHE_HOME=/execution/.cache",
@@ -224,7 +408,7 @@ char *sandbox_container_spec(const struct config *cfg, const char *instance, con
 	};
 	const struct embedded_file *runner = embedded_find("runner.py");
 	cJSON *spec = cJSON_CreateObject(), *cmd, *e, *labels;
-	char *text = NULL;
+	char *text = NULL, user[32];
 
 	if (!spec || !runner)
 		goto out;
@@ -234,11 +418,13 @@ char *sandbox_container_spec(const struct config *cfg, const char *instance, con
 	cJSON_AddItemToArray(cmd, cJSON_CreateString("-I"));
 	cJSON_AddItemToArray(cmd, cJSON_CreateString("-c"));
 	cJSON_AddItemToArray(cmd, cJSON_CreateString((const char *)runner->data));
-	cJSON_AddStringToObject(spec, "User", "1000:1000");
+	(void)snprintf(user, sizeof(user), "%d:%d", cfg->limits.uid, cfg->limits.gid);
+	cJSON_AddStringToObject(spec, "User", user);
 	cJSON_AddStringToObject(spec, "WorkingDir", "/");
 	e = cJSON_AddArrayToObject(spec, "Env");
 	for (size_t i = 0; i < sizeof(env) / sizeof(env[0]); i++)
 		cJSON_AddItemToArray(e, cJSON_CreateString(env[i]));
+	add_identity_env(e, cfg);
 	cJSON_AddBoolToObject(spec, "AttachStdin", true);
 	cJSON_AddBoolToObject(spec, "AttachStdout", true);
 	cJSON_AddBoolToObject(spec, "AttachStderr", true);
@@ -250,7 +436,7 @@ char *sandbox_container_spec(const struct config *cfg, const char *instance, con
 	cJSON_AddStringToObject(labels, LABEL_MANAGED, "true");
 	cJSON_AddStringToObject(labels, LABEL_INSTANCE, instance);
 	cJSON_AddStringToObject(labels, LABEL_EXECUTION, exec_id);
-	cJSON_AddItemToObject(spec, "HostConfig", host_config(cfg)); /* spec owns it */
+	cJSON_AddItemToObject(spec, "HostConfig", host_config(cfg, seccomp)); /* spec owns it */
 	text = cJSON_PrintUnformatted(spec);
 out:
 	cJSON_Delete(spec);
@@ -258,12 +444,18 @@ out:
 }
 
 
-/* Creates the container (pulling the image first if so configured). */
+/* Creates the container. A missing image fails at once (-ENOENT), with a
+ * pull started in the background when docker.pull_missing_image is set.
+ * After any failure other than a definite answer of the engine (a 4xx: it
+ * made nothing), the container may exist: a create whose answer was cut,
+ * late or unreadable. Its name then goes into container_id, so that the
+ * caller removes it like any other. */
 static int create_container(struct sandbox *sb, struct sandbox_slot *slot, char *err,
 			    size_t errlen)
 {
-	char *spec = sandbox_container_spec(sb->cfg, sb->instance, slot->exec_id);
+	char *spec = sandbox_container_spec(sb->cfg, sb->instance, slot->exec_id, sb->seccomp);
 	char name[CXD_CONTAINER_ID_MAX + 1];
+	long status = 0;
 	int rc;
 
 	if (!spec)
@@ -271,16 +463,14 @@ static int create_container(struct sandbox *sb, struct sandbox_slot *slot, char 
 	/* Named, so that a create whose answer never came (the engine made the
 	 * container, then the call timed out) can still be removed by name. */
 	(void)snprintf(name, sizeof(name), "codeexecd-%s", slot->exec_id);
-	rc = docker_container_create(sb->docker, name, spec, slot->container_id, err, errlen);
-	if (rc == -ENOENT) {
-		rc = sandbox_ensure_image(sb, err, errlen);
-		if (rc == 0)
-			rc = docker_container_create(sb->docker, name, spec, slot->container_id, err,
-						     errlen);
-		else if (rc != -EHOSTUNREACH)
-			rc = -ENOENT;
+	rc = docker_container_create(sb->docker, name, spec, slot->container_id, &status, err,
+				     errlen);
+	if (rc == -ENOENT && status == 404) {
+		if (sb->cfg->docker.pull_missing_image)
+			pull_in_background(sb);
+		missing_image(sb, sb->cfg->docker.pull_missing_image, err, errlen);
 	}
-	if (rc == -EHOSTUNREACH)
+	if (rc != 0 && !(status >= 400 && status < 500))
 		(void)snprintf(slot->container_id, sizeof(slot->container_id), "%s", name);
 	free(spec);
 	return rc;

@@ -3,6 +3,10 @@
 #ifndef CODEEXECD_SANDBOX_INTERNAL_H
 #define CODEEXECD_SANDBOX_INTERNAL_H
 
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
 #include "codeexecd/docker.h"
 #include "codeexecd/sandbox.h"
 
@@ -10,6 +14,15 @@ struct sandbox {
 	const struct config *cfg;
 	struct docker *docker;
 	char instance[160];
+	char *seccomp;               /* the profile, compact JSON (cJSON_free) */
+
+	pthread_mutex_t pull_mu;     /* held for a whole pull: one at a time */
+	pthread_mutex_t state_mu;    /* guards the three below */
+	bool pulling;                /* a background pull runs */
+	bool puller_started;         /* puller is to be joined */
+	char pull_err[CXD_ERR_MAX];  /* why the last pull failed; "" */
+	pthread_t puller;
+	atomic_bool pull_cancel;     /* shutting down: a pull stops */
 };
 
 /* A started container whose runner waits for its job on stdin. */

@@ -23,6 +23,7 @@
 #define DIAG_MAX 4096          /* the runner's own stderr we keep */
 #define NOTES_MAX 4096         /* 'W' notes we keep */
 #define READ_CHUNK 65536
+#define DRAIN_BURST 64         /* chunks read before looking at the client again */
 #define KILL_WAIT_MS 3000      /* for the engine to report a dead runner's state */
 
 /* A buffer that never grows past max; what does not fit is dropped. */
@@ -161,13 +162,15 @@ enum run_end {
 	END_DONE, END_EOF, END_TIMEOUT, END_CAPPED, END_PROTO, END_CANCEL, END_STOP, END_IO
 };
 
-/* Reads everything the stream has now. Returns -EAGAIN to keep waiting,
- * or how the run ended. */
-static int drain(struct docker_stream *s, struct run_state *st)
+/* Reads what the stream has now, at most DRAIN_BURST chunks, so that a
+ * stream that never runs dry (a runner flooding its output) still lets the
+ * caller look at the client and the shutdown; the deadline is checked after
+ * every chunk. Returns -EAGAIN to keep waiting, or how the run ended. */
+static int drain(struct docker_stream *s, struct run_state *st, long deadline)
 {
 	uint8_t buf[READ_CHUNK];
 
-	for (;;) {
+	for (int i = 0; i < DRAIN_BURST; i++) {
 		ssize_t n = docker_stream_read(s, buf, sizeof(buf));
 		if (n == -EAGAIN)
 			return -EAGAIN;
@@ -182,7 +185,10 @@ static int drain(struct docker_stream *s, struct run_state *st)
 			return END_PROTO;
 		if (st->done)
 			return END_DONE;
+		if (sandbox_now_ms() >= deadline)
+			return END_TIMEOUT;
 	}
+	return -EAGAIN;
 }
 
 /* Waits for the run to end: the status record, end of stream, the deadline,
@@ -197,7 +203,7 @@ static enum run_end wait_run(struct docker_stream *s, struct run_state *st,
 	};
 
 	for (;;) {
-		int rc = drain(s, st);
+		int rc = drain(s, st, deadline);
 		if (rc != -EAGAIN)
 			return (enum run_end)rc;
 		long left = deadline - sandbox_now_ms();

@@ -22,6 +22,8 @@ struct config {
 	struct {
 		char host[256];                 /* HOST */
 		int port;                       /* PORT */
+		char instance_id[65];           /* "" = persisted in state_dir */
+		char state_dir[CXD_CONFIG_STRING_MAX]; /* "" = $STATE_DIRECTORY or /var/lib/codeexecd */
 		int max_connections;
 		int max_connections_per_ip;
 		int idle_timeout_seconds;
@@ -33,7 +35,9 @@ struct config {
 		char host[CXD_CONFIG_STRING_MAX]; /* DOCKER_HOST; "" = unix:///var/run/docker.sock */
 		char image[CXD_CONFIG_STRING_MAX];/* DOCKER_IMAGE */
 		char runtime[64];                 /* "" = the engine's default (runc) */
+		char seccomp_profile[CXD_CONFIG_STRING_MAX]; /* "" = the built-in profile */
 		bool pull_missing_image;
+		int pull_timeout_seconds;         /* one image pull, never on a request's path */
 		int api_timeout_seconds;          /* one engine call, not the execution */
 	} docker;
 	struct {
@@ -55,6 +59,9 @@ struct config {
 		long fsize_bytes;
 		long tmp_bytes;                 /* /tmp tmpfs */
 		long workdir_bytes;             /* /execution tmpfs */
+		int tmpfs_inodes;               /* nr_inodes of each tmpfs */
+		int uid;                        /* the code's uid and gid: not a host user's */
+		int gid;
 	} limits;
 	struct {
 		int max_files;

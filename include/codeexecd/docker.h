@@ -9,6 +9,7 @@
 #ifndef CODEEXECD_DOCKER_H
 #define CODEEXECD_DOCKER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -47,13 +48,19 @@ int docker_negotiate_version(const char *engine_version, char *out, size_t outle
 
 /* 0 if present, -ENOENT if not. */
 int docker_image_exists(struct docker *d, const char *image, char *err, size_t errlen);
-/* POST /images/create?fromImage=...; waits for the pull to end. */
-int docker_image_pull(struct docker *d, const char *image, char *err, size_t errlen);
+/* POST /images/create?fromImage=...; waits for the pull to end, at most
+ * timeout_ms (-ETIMEDOUT after), or until *cancel turns true (-ECANCELED;
+ * cancel may be NULL). */
+int docker_image_pull(struct docker *d, const char *image, long timeout_ms,
+		      const atomic_bool *cancel, char *err, size_t errlen);
 
 /* POST /containers/create?name=... with spec_json (the ContainerConfig JSON
- * body). name may be NULL. id receives the full hex id. -ENOENT: no image. */
+ * body). name may be NULL. id receives the full hex id. -ENOENT: no image.
+ * *status (may be NULL) receives the engine's HTTP status, 0 when none came:
+ * only a 4xx means for sure that no container was made. */
 int docker_container_create(struct docker *d, const char *name, const char *spec_json,
-			    char id[CXD_CONTAINER_ID_MAX + 1], char *err, size_t errlen);
+			    char id[CXD_CONTAINER_ID_MAX + 1], long *status, char *err,
+			    size_t errlen);
 int docker_container_start(struct docker *d, const char *id, char *err, size_t errlen);
 /* POST /kill (SIGKILL); 0 also when it already stopped. */
 int docker_container_kill(struct docker *d, const char *id, char *err, size_t errlen);

@@ -32,6 +32,7 @@
 #define CXD_DOCKER_ERROR_TEXT_MAX   512              /* engine error text we quote */
 #define CXD_DOCKER_HEADER_MAX       (16L * CXD_KIB)  /* hijacked attach response head */
 #define CXD_CONTAINER_ID_MAX        64               /* hex characters of an id */
+#define CXD_SECCOMP_PROFILE_MAX     (1L * CXD_MIB)   /* docker.seccomp_profile file */
 
 /* Run protocol (runner <-> daemon) */
 #define CXD_RECORD_CHUNK_MAX        (64L * CXD_KIB)  /* one stdout/stderr record */

@@ -12,10 +12,11 @@
 
 struct sandbox;
 
-/* port: the one the daemon listens on; with the host name it makes the
- * instance label that tells this daemon's containers from others'. */
-int sandbox_create(struct sandbox **out, const struct config *cfg, int port, char *err,
-		   size_t errlen);
+/* instance: the value of the label that tells this daemon's containers
+ * from other daemons' (instance.h). Loads the seccomp profile (the built-in
+ * one or docker.seccomp_profile's file): a bad one fails here. */
+int sandbox_create(struct sandbox **out, const struct config *cfg, const char *instance,
+		   char *err, size_t errlen);
 void sandbox_destroy(struct sandbox *sb);
 
 /* 0 when the engine answers and the image is present; -EHOSTUNREACH when the
@@ -60,12 +61,18 @@ struct sandbox_run {
 /* The instance name in this daemon's container labels. */
 const char *sandbox_instance(const struct sandbox *sb);
 
-/* 0 if the image is present (pulled first when docker.pull_missing_image). */
+/* 0 if the image is present; when it is not and docker.pull_missing_image
+ * is set, pulls it first (one pull at a time, at most
+ * docker.pull_timeout_seconds). For start-up: requests never pull, a run
+ * that finds the image missing fails at once and starts a pull in the
+ * background. -ENOENT when it is missing, -EHOSTUNREACH. */
 int sandbox_ensure_image(struct sandbox *sb, char *err, size_t errlen);
 
 /* The container-create JSON for one execution (malloc'ed; NULL on ENOMEM).
+ * seccomp: the profile's JSON for SecurityOpt, or NULL for the engine's.
  * Pure: the unit tests check the hardening in it. */
-char *sandbox_container_spec(const struct config *cfg, const char *instance, const char *exec_id);
+char *sandbox_container_spec(const struct config *cfg, const char *instance, const char *exec_id,
+			     const char *seccomp);
 
 /* Runs one execution in the slot's container and fills res. The timeout
  * counts from the moment the job is sent. The caller closes the slot and

@@ -44,6 +44,7 @@ struct harness_daemon {
 	char config_path[300];
 	char log_path[300];
 	char status_path[300];
+	char state_dir[256];    /* server.state_dir: the instance id is kept there */
 	char *logbuf;
 	bool have_final;        /* final_status known (the supervisor was reaped) */
 	int final_status;
@@ -214,11 +215,11 @@ static char **child_env(const char *const *extra)
 }
 
 static char **child_argv(const char *bin, const char *config, int port, const char *image,
-			 const char *const *extra, char *port_text, size_t port_len,
-			 char **image_set)
+			 const char *state_set, const char *const *extra, char *port_text,
+			 size_t port_len, char **image_set)
 {
 	size_t i = 0;
-	char **argv = xmalloc((10 + count_list(extra)) * sizeof(*argv));
+	char **argv = xmalloc((12 + count_list(extra)) * sizeof(*argv));
 
 	(void)snprintf(port_text, port_len, "%d", port);
 	argv[i++] = (char *)(uintptr_t)bin;
@@ -235,6 +236,8 @@ static char **child_argv(const char *bin, const char *config, int port, const ch
 		argv[i++] = (char *)(uintptr_t)"--set";
 		argv[i++] = *image_set;
 	}
+	argv[i++] = (char *)(uintptr_t)"--set";
+	argv[i++] = (char *)(uintptr_t)state_set;
 	for (size_t k = 0; extra && extra[k]; k++)
 		argv[i++] = (char *)(uintptr_t)extra[k];
 	argv[i] = NULL;
@@ -333,9 +336,12 @@ static int decode_status(int status)
 static int spawn(struct harness_daemon *d, const struct harness_opts *opts, const char *bin,
 		 const char *image)
 {
-	char port_text[16], *image_set = NULL;
-	char **argv = child_argv(bin, d->config_path, d->port, image, opts->argv, port_text,
-				 sizeof(port_text), &image_set);
+	char port_text[16], *image_set = NULL, state_set[320];
+	char **argv;
+
+	(void)snprintf(state_set, sizeof(state_set), "server.state_dir=%s", d->state_dir);
+	argv = child_argv(bin, d->config_path, d->port, image, state_set, opts->argv, port_text,
+			  sizeof(port_text), &image_set);
 	char **envp = child_env(opts->env);
 	int pfd[2], rc = -1;
 	pid_t parent = getpid(), sup;
@@ -506,6 +512,8 @@ struct harness_daemon *harness_daemon_start_opts(const struct harness_opts *opts
 	(void)snprintf(d->config_path, sizeof(d->config_path), "%s/config.yaml", d->dir);
 	(void)snprintf(d->log_path, sizeof(d->log_path), "%s/daemon.log", d->dir);
 	(void)snprintf(d->status_path, sizeof(d->status_path), "%s/status", d->dir);
+	(void)snprintf(d->state_dir, sizeof(d->state_dir), "%s",
+		       opts->state_dir ? opts->state_dir : d->dir);
 	if (write_file(d->config_path, opts->yaml ? opts->yaml : "") != 0) {
 		fprintf(stderr, "harness: cannot write %s\n", d->config_path);
 		remove_dir(d);
@@ -644,13 +652,22 @@ const char *harness_daemon_log_tail(struct harness_daemon *d, size_t max)
 
 int harness_daemon_instance(const struct harness_daemon *d, char *out, size_t outlen)
 {
-	char host[64] = "localhost";
-	int n;
+	char path[320], *text;
+	size_t n;
 
-	(void)gethostname(host, sizeof(host) - 1);
-	host[sizeof(host) - 1] = '\0';
-	n = snprintf(out, outlen, "%s-%d", host, d->port);
-	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+	(void)snprintf(path, sizeof(path), "%s/instance-%d.id", d->state_dir, d->port);
+	text = read_file(path, NULL);
+	if (!text)
+		return -1;
+	n = strcspn(text, "\n");
+	if (n == 0 || n >= outlen) {
+		free(text);
+		return -1;
+	}
+	memcpy(out, text, n);
+	out[n] = '\0';
+	free(text);
+	return 0;
 }
 
 /* --- HTTP with libcurl -------------------------------------------------------- */

@@ -52,6 +52,11 @@ struct harness_opts {
 	const char *const *argv;
 	/* Seconds to wait for GET /health to answer; 0 = 20. */
 	int start_timeout_s;
+	/* server.state_dir (where the daemon keeps its instance id); NULL = the
+	 * daemon's own temporary directory, so that no two test daemons share
+	 * an id. A daemon started again with the same state_dir and port is the
+	 * same instance. */
+	const char *state_dir;
 	/* Do not wait for /health (for daemons expected to fail at start-up);
 	 * harness_daemon_start then returns once the daemon is spawned. */
 	bool no_wait;
@@ -94,7 +99,7 @@ const char *harness_daemon_log(struct harness_daemon *d);
 /* At most the last max bytes of the log (same lifetime rules). */
 const char *harness_daemon_log_tail(struct harness_daemon *d, size_t max);
 /* The value of the label io.codeexecd.instance on this daemon's containers
- * ("<hostname>-<port>"), into out; 0 or -1. */
+ * (its instance id, read from its state directory), into out; 0 or -1. */
 int harness_daemon_instance(const struct harness_daemon *d, char *out, size_t outlen);
 
 /* --- HTTP with libcurl ------------------------------------------------------ */

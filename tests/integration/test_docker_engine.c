@@ -74,7 +74,7 @@ static void create(const char *const *argv, const char *name, char id[CXD_CONTAI
 {
 	char err[CXD_ERR_MAX] = "";
 	char *spec = spec_for(image, argv);
-	int rc = docker_container_create(dk, name, spec, id, err, sizeof(err));
+	int rc = docker_container_create(dk, name, spec, id, NULL, err, sizeof(err));
 
 	cJSON_free(spec);
 	ck_assert_msg(rc == 0, "create: %d %s", rc, err);
@@ -300,7 +300,7 @@ START_TEST(test_create_missing_image)
 	char id[CXD_CONTAINER_ID_MAX + 1] = "";
 	char err[CXD_ERR_MAX] = "";
 	char *spec = spec_for("codeexecd-no-such-image:never", argv);
-	int rc = docker_container_create(dk, NULL, spec, id, err, sizeof(err));
+	int rc = docker_container_create(dk, NULL, spec, id, NULL, err, sizeof(err));
 
 	cJSON_free(spec);
 	ck_assert_int_eq(rc, -ENOENT);
@@ -320,9 +320,9 @@ START_TEST(test_named_container)
 	snprintf(name, sizeof(name), "codeexecd-test-%ld", (long)getpid());
 	create(argv, name, id);
 	ck_assert_int_eq(docker_container_inspect(dk, name, &st, err, sizeof(err)), 0);
-	ck_assert_int_eq(docker_container_create(dk, name, spec, id2, err, sizeof(err)), -EIO);
+	ck_assert_int_eq(docker_container_create(dk, name, spec, id2, NULL, err, sizeof(err)), -EIO);
 	ck_assert_msg(strstr(err, "already in use"), "err: %s", err);
-	ck_assert_int_eq(docker_container_create(dk, "bad name/&?", spec, id2, err, sizeof(err)),
+	ck_assert_int_eq(docker_container_create(dk, "bad name/&?", spec, id2, NULL, err, sizeof(err)),
 			 -EIO);
 	ck_assert_msg(strstr(err, "Invalid container name"), "err: %s", err);
 	cJSON_free(spec);
@@ -351,7 +351,7 @@ END_TEST
 START_TEST(test_pull_missing)
 {
 	char err[CXD_ERR_MAX] = "";
-	int rc = docker_image_pull(dk, "codeexecd-no-such-image:never", err, sizeof(err));
+	int rc = docker_image_pull(dk, "codeexecd-no-such-image:never", 60000, NULL, err, sizeof(err));
 
 	/* no such repository, or no registry reachable: an error with the engine's text */
 	ck_assert_msg(rc == -ENOENT || rc == -EIO, "pull: %d %s", rc, err);

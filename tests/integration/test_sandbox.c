@@ -277,10 +277,107 @@ START_TEST(test_writes_and_identity)
 			   "print(os.getcwd())\"}");
 	const char *out = str(r, "output");
 
-	ck_assert_msg(strncmp(out, "1000 1000\n", 10) == 0, "%s", out);
+	ck_assert_msg(strncmp(out, "100000 100000\n", 14) == 0, "%s", out);
 	ck_assert_ptr_null(strstr(out, "wrote"));
 	ck_assert_ptr_nonnull(strstr(out, "refused /etc/x\nrefused /usr/x\nrefused /x\n"));
 	ck_assert_ptr_nonnull(strstr(out, "ok /tmp/x\nok /execution/x\nok /execution/output/x\n/\n"));
+	cJSON_Delete(r);
+}
+END_TEST
+
+/* Runs Python source (any text: it is JSON-encoded here) with a timeout. */
+static cJSON *execute_code(const char *code, int timeout)
+{
+	cJSON *body = cJSON_CreateObject();
+	char *text;
+	cJSON *r;
+
+	cJSON_AddStringToObject(body, "code", code);
+	cJSON_AddNumberToObject(body, "timeout", timeout);
+	text = cJSON_PrintUnformatted(body);
+	cJSON_Delete(body);
+	ck_assert_ptr_nonnull(text);
+	r = execute(text);
+	cJSON_free(text);
+	return r;
+}
+
+/* The built-in seccomp profile under the real engine: the system calls it
+ * removes fail with EPERM, and what Python's libraries need still works. */
+static const char SECCOMP_CODE[] =
+	"import ctypes, errno, os\n"
+	"libc = ctypes.CDLL(None, use_errno=True)\n"
+	"for name, nr in (('io_uring_setup', 425), ('userfaultfd', 323), ('keyctl', 250),\n"
+	"                 ('add_key', 248), ('bpf', 321), ('perf_event_open', 298),\n"
+	"                 ('ptrace', 101), ('unshare', 272)):\n"
+	"    r = libc.syscall(nr, 0, 0, 0, 0, 0)\n"
+	"    print(name, r, errno.errorcode.get(ctypes.get_errno()))\n"
+	"import socket\n"
+	"try:\n    socket.socket(socket.AF_ALG, socket.SOCK_SEQPACKET)\n    print('AF_ALG open')\n"
+	"except OSError as e:\n    print('AF_ALG', errno.errorcode.get(e.errno))\n"
+	"a, b = socket.socketpair(); a.send(b'u'); print('socketpair', b.recv(1))\n"
+	"import threading, subprocess, multiprocessing\n"
+	"out = []\n"
+	"ts = [threading.Thread(target=out.append, args=(i,)) for i in range(4)]\n"
+	"[t.start() for t in ts]; [t.join() for t in ts]\n"
+	"print('threads', sorted(out))\n"
+	"print('subprocess', subprocess.run(['python', '-c', 'print(6*7)'],\n"
+	"      capture_output=True, text=True).stdout.strip())\n"
+	"with multiprocessing.Pool(2) as p:\n    print('pool', p.map(abs, [-1, -2, -3]))\n"
+	"q = multiprocessing.Queue(); pr = multiprocessing.Process(target=q.put, args=(5,))\n"
+	"pr.start(); print('process', q.get()); pr.join()\n"
+	"import numpy, pandas, matplotlib.pyplot as plt\n"
+	"m = numpy.arange(9.0).reshape(3, 3)\n"
+	"print('numpy', int((m @ m).sum()), numpy.linalg.det(numpy.eye(3)))\n"
+	"print('pandas', pandas.DataFrame({'a': [1, 2, 3]}).a.sum())\n"
+	"plt.plot([1, 2], [3, 4]); plt.savefig('/execution/output/p.png'); print('matplotlib ok')\n";
+
+START_TEST(test_seccomp_profile_and_libraries)
+{
+	cJSON *r = execute_code(SECCOMP_CODE, 60);
+	const char *out = str(r, "output");
+
+	ck_assert_msg(flag(r, "success"), "%s\n%s", out, str(r, "error"));
+	ck_assert_msg(strstr(out, "io_uring_setup -1 EPERM\n") && strstr(out, "userfaultfd -1 EPERM\n")
+		      && strstr(out, "keyctl -1 EPERM\n") && strstr(out, "add_key -1 EPERM\n")
+		      && strstr(out, "bpf -1 EPERM\n") && strstr(out, "perf_event_open -1 EPERM\n")
+		      && strstr(out, "ptrace -1 EPERM\n") && strstr(out, "unshare -1 EPERM\n"),
+		      "%s", out);
+	ck_assert_msg(strstr(out, "AF_ALG EPERM\n"), "%s", out);
+	ck_assert_msg(strstr(out, "socketpair b'u'\n"), "%s", out);
+	ck_assert_msg(strstr(out, "threads [0, 1, 2, 3]\n"), "%s", out);
+	ck_assert_msg(strstr(out, "subprocess 42\n"), "%s", out);
+	ck_assert_msg(strstr(out, "pool [1, 2, 3]\nprocess 5\n"), "%s", out);
+	ck_assert_msg(strstr(out, "numpy 486 1.0\npandas 6\nmatplotlib ok\n"), "%s", out);
+	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(r, "output_files")), 1);
+	cJSON_Delete(r);
+}
+END_TEST
+
+/* The code's identity without a passwd entry, the thread counts of math
+ * libraries, and the inode cap of its tmpfs mounts. */
+START_TEST(test_identity_threads_and_inodes)
+{
+	cJSON *r = execute_code(
+		"import getpass, os\n"
+		"print(getpass.getuser(), os.environ['HOME'], os.path.expanduser('~'))\n"
+		"print(os.environ['OMP_NUM_THREADS'], os.environ['OPENBLAS_NUM_THREADS'],\n"
+		"      os.environ['MKL_NUM_THREADS'])\n"
+		"import numpy, threading\nprint('threads after numpy', threading.active_count())\n"
+		"for d in ('/tmp', '/dev/shm'):\n"
+		"    n = 0\n"
+		"    try:\n"
+		"        while n < 100000:\n"
+		"            open('%s/f%d' % (d, n), 'w').close(); n += 1\n"
+		"        print(d, 'unbounded')\n"
+		"    except OSError as e:\n"
+		"        print(d, 'stopped', e.strerror, n < 20000)\n", 60);
+	const char *out = str(r, "output");
+
+	ck_assert_msg(strstr(out, "sandbox /execution /execution\n1 1 1\n"), "%s\n%s", out,
+		      str(r, "error"));
+	ck_assert_msg(strstr(out, "/tmp stopped No space left on device True\n"), "%s", out);
+	ck_assert_msg(strstr(out, "/dev/shm stopped No space left on device True\n"), "%s", out);
 	cJSON_Delete(r);
 }
 END_TEST
@@ -631,34 +728,60 @@ START_TEST(test_image_pruned_and_back)
 }
 END_TEST
 
-/* Containers left by a crash of this daemon (same instance label) are
- * removed when it starts again. */
+/* Containers left by a crash of this daemon (its instance id, kept in its
+ * state directory) are removed when it starts again; those of another
+ * daemon on the same engine (another id; before, the same host name and
+ * port made the same label) are left alone. */
 START_TEST(test_stale_containers_removed_at_start)
 {
-	char host[64] = "", cmd[512], label[256];
+	char dir[] = "/tmp/codeexecd-state-XXXXXX", cmd[768], mine[256], other[256], path[128];
+	char inst[160], otherid[64];
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t salen = sizeof(sa);
 	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+	const char *image = getenv("CODEEXECD_TEST_IMAGE") ? getenv("CODEEXECD_TEST_IMAGE")
+							   : "python-sandbox:latest";
 
+	ck_assert_ptr_nonnull(mkdtemp(dir));
 	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &salen), 0);
 	port = ntohs(sa.sin_port);
 	close(fd);
-	ck_assert_int_eq(gethostname(host, sizeof(host) - 1), 0);
-	(void)snprintf(label, sizeof(label), "io.codeexecd.instance=%s-%d", host, port);
-	(void)snprintf(cmd, sizeof(cmd),
-		       "docker create --label io.codeexecd.managed=true --label %s %s true >/dev/null",
-		       label, getenv("CODEEXECD_TEST_IMAGE") ? getenv("CODEEXECD_TEST_IMAGE")
-							: "python-sandbox:latest");
-	ck_assert_int_eq(system(cmd), 0);
-	ck_assert_int_eq(system(cmd), 0);
-	ck_assert_int_eq(harness_docker_count_labelled(label), 2);
-	struct harness_opts o = { .yaml = "execution:\n  pool_size: 0\n", .port = port };
+	/* First start: the id is made and kept. */
+	struct harness_opts o = { .yaml = "execution:\n  pool_size: 0\n", .port = port,
+				  .state_dir = dir };
 	daemon_ = harness_daemon_start_opts(&o);
 	ck_assert_ptr_nonnull(daemon_);
-	ck_assert_int_eq(harness_docker_count_labelled(label), 0);
+	ck_assert_int_eq(harness_daemon_instance(daemon_, inst, sizeof(inst)), 0);
+	ck_assert_uint_eq(strlen(inst), 16);
+	ck_assert_ptr_nonnull(strstr(harness_daemon_log(daemon_), inst));
+	stop_checked();
+	(void)snprintf(path, sizeof(path), "%s/instance-%d.id", dir, port);
+	ck_assert_int_eq(access(path, R_OK), 0);
+	/* Its crash leftovers, and another daemon's live containers. */
+	(void)snprintf(mine, sizeof(mine), "io.codeexecd.instance=%s", inst);
+	(void)snprintf(otherid, sizeof(otherid), "other-%d", (int)getpid());
+	(void)snprintf(other, sizeof(other), "io.codeexecd.instance=%s", otherid);
+	(void)snprintf(cmd, sizeof(cmd),
+		       "docker create --label io.codeexecd.managed=true --label %s %s true >/dev/null",
+		       mine, image);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(system(cmd), 0);
+	(void)snprintf(cmd, sizeof(cmd),
+		       "docker create --label io.codeexecd.managed=true --label %s %s true >/dev/null",
+		       other, image);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(harness_docker_count_labelled(mine), 2);
+	daemon_ = harness_daemon_start_opts(&o);
+	ck_assert_ptr_nonnull(daemon_);
+	ck_assert_int_eq(harness_docker_count_labelled(mine), 0);
+	ck_assert_int_eq(harness_docker_count_labelled(other), 1);
 	ck_assert_ptr_nonnull(strstr(harness_daemon_log(daemon_), "removed 2 container(s)"));
 	stop_checked();
+	ck_assert_int_eq(harness_docker_count_labelled(other), 1);
+	(void)snprintf(cmd, sizeof(cmd), "docker rm -f $(docker ps -aq --filter label=%s) "
+		       ">/dev/null; rm -rf %s", other, dir);
+	ck_assert_int_eq(system(cmd), 0);
 }
 END_TEST
 
@@ -676,7 +799,7 @@ START_TEST(test_gvisor_runtime)
 	start_with("docker:\n  runtime: runsc\nexecution:\n  pool_size: 0\n");
 	r = execute("{\"code\": \"import os, numpy\\nprint(os.getuid(), int(numpy.arange(4).sum()))\"}");
 	ck_assert_msg(flag(r, "success"), "%s", str(r, "error"));
-	ck_assert_str_eq(str(r, "output"), "1000 6\n");
+	ck_assert_str_eq(str(r, "output"), "100000 6\n");
 	cJSON_Delete(r);
 	r = execute("{\"code\": \"import os, time\\nn = 0\\ntry:\\n"
 		    "    while True:\\n        if os.fork() == 0:\\n            time.sleep(60)\\n"
@@ -707,6 +830,8 @@ int main(void)
 	tcase_add_test(run, test_fork_bomb_contained);
 	tcase_add_test(run, test_no_network);
 	tcase_add_test(run, test_writes_and_identity);
+	tcase_add_test(run, test_seccomp_profile_and_libraries);
+	tcase_add_test(run, test_identity_threads_and_inodes);
 	tcase_add_test(run, test_output_flood_truncated);
 	tcase_add_test(run, test_hostile_output_files);
 	suite_add_tcase(s, run);

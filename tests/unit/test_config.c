@@ -19,26 +19,29 @@
 #define MIB (1024L * 1024L)
 #define GIB (1024L * MIB)
 
-#define SERVER_KEYS "host, port, max_connections, max_connections_per_ip, " \
+#define SERVER_KEYS "host, port, instance_id, state_dir, max_connections, max_connections_per_ip, " \
 	"idle_timeout_seconds, header_memory_bytes, max_body_bytes, cors_origins"
 #define SECTIONS "server, docker, execution, limits, request, output, log"
 #define SIZE_HINT "(bytes, or a number with suffix k, m, g or t)"
 
 /* One value for every key, none of them the default. */
 static const char *const non_defaults[] = {
-	"server.host=0.0.0.0", "server.port=1", "server.max_connections=2",
+	"server.host=0.0.0.0", "server.port=1", "server.instance_id=a-1",
+	"server.state_dir=/run/x", "server.max_connections=2",
 	"server.max_connections_per_ip=0", "server.idle_timeout_seconds=3",
 	"server.header_memory_bytes=4k", "server.max_body_bytes=1g",
 	"server.cors_origins=https://a.example,https://b.example",
 	"docker.host=tcp://127.0.0.1:2375", "docker.image=other:1", "docker.runtime=runsc",
-	"docker.pull_missing_image=yes", "docker.api_timeout_seconds=5",
+	"docker.seccomp_profile=/etc/x.json", "docker.pull_missing_image=no",
+	"docker.pull_timeout_seconds=9", "docker.api_timeout_seconds=5",
 	"execution.timeout_seconds=6", "execution.max_timeout_seconds=7",
 	"execution.max_concurrent=8", "execution.queue_size=0",
 	"execution.queue_timeout_seconds=0", "execution.shutdown_grace_seconds=0",
 	"execution.pool_size=3", "execution.pool_max_idle_seconds=1",
 	"limits.memory_bytes=6m", "limits.cpus=0.5", "limits.pids=9", "limits.nofile=16",
 	"limits.nproc=10", "limits.fsize_bytes=1m", "limits.tmp_bytes=2m",
-	"limits.workdir_bytes=3m", "request.max_files=0", "request.max_stdin_bytes=0",
+	"limits.workdir_bytes=3m", "limits.tmpfs_inodes=64", "limits.uid=1001",
+	"limits.gid=1002", "request.max_files=0", "request.max_stdin_bytes=0",
 	"output.max_stdout_bytes=1k", "output.max_stderr_bytes=2k", "output.max_files=0",
 	"output.max_file_bytes=0", "output.max_total_bytes=4g",
 	"output.include=*.png,out/**", "log.level=debug", "log.format=json",
@@ -158,7 +161,9 @@ START_TEST(test_defaults)
 	ck_assert_str_eq(c.docker.host, "");
 	ck_assert_str_eq(c.docker.image, "python-sandbox:latest");
 	ck_assert_str_eq(c.docker.runtime, "");
-	ck_assert(!c.docker.pull_missing_image);
+	ck_assert_str_eq(c.docker.seccomp_profile, "");
+	ck_assert(c.docker.pull_missing_image);
+	ck_assert_int_eq(c.docker.pull_timeout_seconds, 300);
 	ck_assert_int_eq(c.docker.api_timeout_seconds, 30);
 	ck_assert_int_eq(c.execution.timeout_seconds, 60);
 	ck_assert_int_eq(c.execution.max_timeout_seconds, 300);
@@ -176,6 +181,11 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(c.limits.fsize_bytes, 64 * MIB);
 	ck_assert_int_eq(c.limits.tmp_bytes, 100 * MIB);
 	ck_assert_int_eq(c.limits.workdir_bytes, 256 * MIB);
+	ck_assert_int_eq(c.limits.tmpfs_inodes, 16384);
+	ck_assert_int_eq(c.limits.uid, 100000);
+	ck_assert_int_eq(c.limits.gid, 100000);
+	ck_assert_str_eq(c.server.instance_id, "");
+	ck_assert_str_eq(c.server.state_dir, "");
 	ck_assert_int_eq(c.request.max_files, 100);
 	ck_assert_int_eq(c.request.max_stdin_bytes, MIB);
 	ck_assert_int_eq(c.output.max_stdout_bytes, MIB);

@@ -591,10 +591,10 @@ START_TEST(test_escaping)
 
 	fake_start(&f);
 	d = fake_client(&f);
-	ck_assert_int_eq(docker_container_create(d, "a b/c?d&e", "{}", id, err, sizeof(err)), 0);
+	ck_assert_int_eq(docker_container_create(d, "a b/c?d&e", "{}", id, NULL, err, sizeof(err)), 0);
 	ck_assert_str_eq(id, "0123abcd");
 	ck_assert_str_eq(f.last, "POST /v1.41/containers/create?name=a%20b%2Fc%3Fd%26e HTTP/1.1");
-	ck_assert_int_eq(docker_container_create(d, NULL, "{}", id, err, sizeof(err)), 0);
+	ck_assert_int_eq(docker_container_create(d, NULL, "{}", id, NULL, err, sizeof(err)), 0);
 	ck_assert_str_eq(f.last, "POST /v1.41/containers/create HTTP/1.1");
 
 	f.status = 204;
@@ -639,7 +639,7 @@ START_TEST(test_pull_requests)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char want[256];
 
-		ck_assert_int_eq(docker_image_pull(d, cases[i].image, err, sizeof(err)), 0);
+		ck_assert_int_eq(docker_image_pull(d, cases[i].image, 10000, NULL, err, sizeof(err)), 0);
 		snprintf(want, sizeof(want), "POST /v1.41/images/create?%s HTTP/1.1", cases[i].line);
 		ck_assert_str_eq(f.last, want);
 	}
@@ -658,16 +658,16 @@ START_TEST(test_pull_errors)
 
 	fake_start(&f);
 	d = fake_client(&f);
-	ck_assert_int_eq(docker_image_pull(d, "x:1", err, sizeof(err)), -EIO);
+	ck_assert_int_eq(docker_image_pull(d, "x:1", 10000, NULL, err, sizeof(err)), -EIO);
 	ck_assert_str_eq(err, "pull x:1: manifest unknown");
 	f.status = 404;
 	f.body = "{\"message\":\"pull access denied for x\"}";
-	ck_assert_int_eq(docker_image_pull(d, "x:1", err, sizeof(err)), -ENOENT);
+	ck_assert_int_eq(docker_image_pull(d, "x:1", 10000, NULL, err, sizeof(err)), -ENOENT);
 	ck_assert_str_eq(err, "pull x:1: pull access denied for x");
 	f.status = 200;
 	f.body = NULL;
 	f.big_body = CXD_DOCKER_RESPONSE_MAX + 1;   /* one endless line */
-	ck_assert_int_eq(docker_image_pull(d, "x:1", err, sizeof(err)), -EPROTO);
+	ck_assert_int_eq(docker_image_pull(d, "x:1", 10000, NULL, err, sizeof(err)), -EPROTO);
 	docker_close(d);
 	fake_stop(&f);
 }
@@ -699,9 +699,9 @@ START_TEST(test_answers_parsed)
 	/* ids that are not hex, or too long */
 	f.status = 201;
 	f.body = "{\"Id\":\"XYZ!\"}";
-	ck_assert_int_eq(docker_container_create(d, NULL, "{}", id, err, sizeof(err)), -EPROTO);
+	ck_assert_int_eq(docker_container_create(d, NULL, "{}", id, NULL, err, sizeof(err)), -EPROTO);
 	f.body = "{\"Id\":\"00000000000000000000000000000000000000000000000000000000000000001\"}";
-	ck_assert_int_eq(docker_container_create(d, NULL, "{}", id, err, sizeof(err)), -EPROTO);
+	ck_assert_int_eq(docker_container_create(d, NULL, "{}", id, NULL, err, sizeof(err)), -EPROTO);
 	ck_assert_str_eq(id, "");   /* outputs only on success */
 	f.status = 200;
 	f.body = "[{\"Id\":1}]";

@@ -8,11 +8,14 @@
 #include <cjson/cJSON.h>
 
 #include "codeexecd/config.h"
+#include "codeexecd/embedded.h"
 #include "codeexecd/sandbox.h"
+
+#define PROFILE "{\"defaultAction\":\"SCMP_ACT_ERRNO\"}"
 
 static cJSON *spec_for(struct config *cfg)
 {
-	char *text = sandbox_container_spec(cfg, "host-8080", "abcd1234");
+	char *text = sandbox_container_spec(cfg, "host-8080", "abcd1234", PROFILE);
 	cJSON *spec;
 
 	ck_assert_ptr_nonnull(text);
@@ -60,7 +63,8 @@ START_TEST(test_hardening)
 	ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(h, "ReadonlyRootfs")));
 	ck_assert(array_has(cJSON_GetObjectItem(h, "CapDrop"), "ALL"));
 	ck_assert(array_has(cJSON_GetObjectItem(h, "SecurityOpt"), "no-new-privileges:true"));
-	ck_assert_str_eq(cJSON_GetObjectItem(spec, "User")->valuestring, "1000:1000");
+	ck_assert(array_has(cJSON_GetObjectItem(h, "SecurityOpt"), "seccomp=" PROFILE));
+	ck_assert_str_eq(cJSON_GetObjectItem(spec, "User")->valuestring, "100000:100000");
 	ck_assert_str_eq(cJSON_GetObjectItem(spec, "WorkingDir")->valuestring, "/");
 	ck_assert_int_eq(cJSON_GetObjectItem(h, "PidsLimit")->valueint, 50);
 	ck_assert(cJSON_GetObjectItem(h, "Memory")->valuedouble == 512.0 * 1024 * 1024);
@@ -68,7 +72,8 @@ START_TEST(test_hardening)
 	ck_assert(cJSON_GetObjectItem(h, "NanoCpus")->valuedouble == 1e9);
 	ck_assert(ulimit(spec, "nofile") == 256);
 	ck_assert(ulimit(spec, "fsize") == 64.0 * 1024 * 1024);
-	ck_assert(ulimit(spec, "nproc") == 50 * 4 + 64); /* automatic under runc */
+	/* automatic under runc: what this daemon's containers can hold */
+	ck_assert(ulimit(spec, "nproc") == 50 * (2 * 4 + 2));
 	ck_assert_ptr_null(cJSON_GetObjectItem(h, "Binds"));
 	ck_assert_ptr_null(cJSON_GetObjectItem(h, "Mounts"));
 	ck_assert_ptr_null(cJSON_GetObjectItem(h, "Devices"));
@@ -77,9 +82,14 @@ START_TEST(test_hardening)
 	const char *tmp = cJSON_GetObjectItem(cJSON_GetObjectItem(h, "Tmpfs"), "/tmp")->valuestring;
 	ck_assert_ptr_nonnull(strstr(tmp, "size=104857600"));
 	ck_assert_ptr_nonnull(strstr(tmp, "noexec"));
+	ck_assert_ptr_nonnull(strstr(tmp, "nr_inodes=16384"));
+	const char *shm = cJSON_GetObjectItem(cJSON_GetObjectItem(h, "Tmpfs"), "/dev/shm")->valuestring;
+	ck_assert_ptr_nonnull(strstr(shm, "nr_inodes=16384"));
+	ck_assert_ptr_nonnull(strstr(shm, "size=67108864"));
 	const char *work =
 		cJSON_GetObjectItem(cJSON_GetObjectItem(h, "Tmpfs"), "/execution")->valuestring;
-	ck_assert_ptr_nonnull(strstr(work, "uid=1000"));
+	ck_assert_ptr_nonnull(strstr(work, "uid=100000,gid=100000,"));
+	ck_assert_ptr_nonnull(strstr(work, "nr_inodes=16384"));
 	ck_assert_ptr_nonnull(strstr(work, "size=268435456"));
 	cJSON_Delete(spec);
 }
@@ -99,6 +109,11 @@ START_TEST(test_env_and_labels)
 	ck_assert(array_has(env, "MPLCONFIGDIR=/execution/.config/matplotlib"));
 	ck_assert(array_has(env, "PYTHONPYCACHEPREFIX=/execution/__pycache__"));
 	ck_assert(array_has(env, "MPLBACKEND=Agg"));
+	ck_assert(array_has(env, "USER=sandbox"));
+	ck_assert(array_has(env, "LOGNAME=sandbox"));
+	ck_assert(array_has(env, "OMP_NUM_THREADS=1"));
+	ck_assert(array_has(env, "OPENBLAS_NUM_THREADS=1"));
+	ck_assert(array_has(env, "MKL_NUM_THREADS=1"));
 	/* No secret of the daemon's own environment gets in. */
 	const cJSON *e;
 	cJSON_ArrayForEach(e, env)
@@ -143,6 +158,86 @@ START_TEST(test_configured_limits)
 }
 END_TEST
 
+/* limits.uid/gid everywhere the identity shows; thread counts follow the
+ * CPUs, rounded up; no profile: the engine's own. */
+START_TEST(test_identity_threads_and_no_profile)
+{
+	struct config cfg;
+	char *text;
+	cJSON *spec, *env;
+
+	config_defaults(&cfg);
+	cfg.limits.uid = 4242;
+	cfg.limits.gid = 4343;
+	cfg.limits.cpus = 2.5;
+	cfg.limits.tmpfs_inodes = 100;
+	text = sandbox_container_spec(&cfg, "i", "abcd1234", NULL);
+	ck_assert_ptr_nonnull(text);
+	spec = cJSON_Parse(text);
+	free(text);
+	ck_assert_str_eq(cJSON_GetObjectItem(spec, "User")->valuestring, "4242:4343");
+	const char *work =
+		cJSON_GetObjectItem(cJSON_GetObjectItem(hc(spec), "Tmpfs"), "/execution")->valuestring;
+	ck_assert_ptr_nonnull(strstr(work, "nr_inodes=100,uid=4242,gid=4343,mode=0755"));
+	env = cJSON_GetObjectItem(spec, "Env");
+	ck_assert(array_has(env, "OMP_NUM_THREADS=3"));
+	ck_assert(array_has(env, "OPENBLAS_NUM_THREADS=3"));
+	ck_assert(array_has(env, "MKL_NUM_THREADS=3"));
+	const cJSON *o;
+	cJSON_ArrayForEach(o, cJSON_GetObjectItem(hc(spec), "SecurityOpt"))
+		ck_assert_msg(strncmp(o->valuestring, "seccomp", 7) != 0, "%s", o->valuestring);
+	cJSON_Delete(spec);
+}
+END_TEST
+
+/* The built-in profile: what the sandbox must not reach is not allowed,
+ * and what Python needs is. */
+START_TEST(test_builtin_seccomp_profile)
+{
+	static const char *const denied[] = {
+		"io_uring_setup", "io_uring_enter", "io_uring_register", "userfaultfd", "keyctl",
+		"add_key", "request_key", "bpf", "perf_event_open", "ptrace", "process_vm_readv",
+		"process_vm_writev", "unshare", "setns", "mount", "clone3", "personality", "socket",
+		"modify_ldt", "name_to_handle_at", "open_by_handle_at", "kexec_load", "init_module",
+	};
+	static const char *const allowed[] = {
+		"read", "write", "openat", "mmap", "futex", "execve", "wait4", "pipe2", "socketpair",
+		"sched_getaffinity", "getrandom", "rseq", "arch_prctl", "prctl", "kill", "clock_gettime",
+	};
+	const struct embedded_file *f = embedded_find("seccomp.json");
+	cJSON *p, *rules, *rule;
+
+	ck_assert_ptr_nonnull(f);
+	p = cJSON_Parse((const char *)f->data);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_str_eq(cJSON_GetObjectItem(p, "defaultAction")->valuestring, "SCMP_ACT_ERRNO");
+	ck_assert_int_eq(cJSON_GetObjectItem(p, "defaultErrnoRet")->valueint, 1); /* EPERM */
+	rules = cJSON_GetObjectItem(p, "syscalls");
+	/* Unconditionally allowed: the first rule, without args or includes. */
+	rule = cJSON_GetArrayItem(rules, 0);
+	ck_assert_str_eq(cJSON_GetObjectItem(rule, "action")->valuestring, "SCMP_ACT_ALLOW");
+	ck_assert_ptr_null(cJSON_GetObjectItem(rule, "args"));
+	for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]); i++)
+		ck_assert_msg(!array_has(cJSON_GetObjectItem(rule, "names"), denied[i]), "%s",
+			      denied[i]);
+	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
+		ck_assert_msg(array_has(cJSON_GetObjectItem(rule, "names"), allowed[i]), "%s",
+			      allowed[i]);
+	/* The others are conditional (args) or deny: none allows a denied name
+	 * without an argument check, and none has caps-dependent includes. */
+	cJSON_ArrayForEach(rule, rules) {
+		if (rule == cJSON_GetArrayItem(rules, 0))
+			continue;
+		ck_assert_ptr_null(cJSON_GetObjectItem(rule, "includes"));
+		if (strcmp(cJSON_GetObjectItem(rule, "action")->valuestring, "SCMP_ACT_ALLOW") == 0)
+			ck_assert_ptr_nonnull(cJSON_GetObjectItem(rule, "args"));
+		for (size_t i = 0; i < 7; i++) /* io_uring .. ptrace: never, not even with args */
+			ck_assert(!array_has(cJSON_GetObjectItem(rule, "names"), denied[i]));
+	}
+	cJSON_Delete(p);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("sandbox");
@@ -151,6 +246,8 @@ int main(void)
 	tcase_add_test(tc, test_hardening);
 	tcase_add_test(tc, test_env_and_labels);
 	tcase_add_test(tc, test_configured_limits);
+	tcase_add_test(tc, test_identity_threads_and_no_profile);
+	tcase_add_test(tc, test_builtin_seccomp_profile);
 	suite_add_tcase(s, tc);
 	return check_run(s, CK_NORMAL);
 }

@@ -83,12 +83,13 @@ struct fake_engine_reader {
 static const char *const fake_engine_mode_names[FAKE_ENGINE_NMODES] = {
 	"HAPPY", "CREATE_500", "CREATE_HANG", "CREATE_LATE", "ATTACH_500", "START_500",
 	"ATTACH_TRUNCATED", "STREAM_GARBAGE", "RECORD_OVER_CAP", "NO_STATUS_EOF", "SILENT",
-	"DELETE_500",
+	"DELETE_500", "CREATE_GARBLED", "STDERR_FLOOD", "NO_IMAGE_PULL_HANGS",
+	"NO_IMAGE_NO_REGISTRY",
 };
 
 static const char *const fake_engine_kind_names[FAKE_ENGINE_NKINDS] = {
 	"ping", "image_inspect", "list", "create", "attach", "start", "kill", "wait",
-	"inspect", "delete", "not_found", "bad_request",
+	"inspect", "delete", "not_found", "bad_request", "pull",
 };
 
 const char *fake_engine_mode_name(enum fake_engine_mode mode)
@@ -598,6 +599,21 @@ static void fake_engine_run(struct fake_engine *fe, int fd, long idx, enum fake_
 		if (fake_engine_send_record(fe, fd, 'O', "partial\n", 8) == 0)
 			fake_engine_linger(fe, fd, FAKE_ENGINE_LINGER_MS);
 		return;
+	case FAKE_ENGINE_STDERR_FLOOD: {
+		/* Stdout frames full of empty 'W' records (5 bytes each): the
+		 * daemon spends longer on a read than the fake on a write, and a
+		 * send buffer far larger than a read keeps the writer ahead, so
+		 * that the daemon's reads never find the stream empty. */
+		static uint8_t notes[1 << 20];
+		int big = 64 << 20;
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big));
+		for (size_t i = 0; i + 5 <= sizeof(notes); i += 5)
+			memcpy(notes + i, "W\0\0\0\0", 5);
+		size_t len = sizeof(notes) / 5 * 5;
+		while (fake_engine_send_frame(fe, fd, 1, (uint32_t)len, notes, len) == 0)
+			;
+		return;
+	}
 	case FAKE_ENGINE_DELETE_500: /* a fault of DELETE only: the run goes well */
 	case FAKE_ENGINE_CREATE_LATE: /* (never attached: the daemon has no id) */
 		fake_engine_run(fe, fd, idx, FAKE_ENGINE_HAPPY);
@@ -673,12 +689,20 @@ static void fake_engine_create(struct fake_engine *fe, int fd, const char *targe
 		fake_engine_until_closed(fe, fd, -1); /* no answer, ever */
 		return;
 	}
+	if (mode == FAKE_ENGINE_NO_IMAGE_PULL_HANGS || mode == FAKE_ENGINE_NO_IMAGE_NO_REGISTRY) {
+		fake_engine_respond_message(fe, fd, 404, "No such image: fake:missing");
+		return;
+	}
 	if (fake_engine_new_container(fe, name, id) < 0) {
 		fake_engine_respond_message(fe, fd, 500, "fake engine: out of memory");
 		return;
 	}
 	if (mode == FAKE_ENGINE_CREATE_LATE)
 		fake_engine_until_closed(fe, fd, -1); /* created, answered too late */
+	if (mode == FAKE_ENGINE_CREATE_GARBLED) {
+		fake_engine_respond(fe, fd, 201, "application/json", "{\"Id\": <garbled");
+		return;
+	}
 	(void)snprintf(body, sizeof(body), "{\"Id\":\"%s\",\"Warnings\":[]}", id);
 	fake_engine_respond(fe, fd, 201, "application/json", body);
 }
@@ -769,6 +793,24 @@ static void fake_engine_container_call(struct fake_engine *fe, int fd,
 	}
 }
 
+/* POST /images/create in the NO_IMAGE modes: a stall after the first
+ * progress line, or the failure of an engine without a registry. */
+static void fake_engine_pull(struct fake_engine *fe, int fd, enum fake_engine_mode mode)
+{
+	static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+				   "Connection: close\r\n\r\n"
+				   "{\"status\":\"Pulling from fake\"}\n";
+
+	fake_engine_counted(fe, FAKE_ENGINE_PULL);
+	if (mode == FAKE_ENGINE_NO_IMAGE_PULL_HANGS) {
+		if (fake_engine_send_all(fe, fd, head, sizeof(head) - 1) == 0)
+			fake_engine_until_closed(fe, fd, -1);
+		return;
+	}
+	fake_engine_respond_message(fe, fd, 500, "Get \"https://registry-1.docker.io/v2/\": dial "
+				    "tcp: lookup registry-1.docker.io: no such host");
+}
+
 /* Serves one request on fd. */
 static void fake_engine_serve(struct fake_engine *fe, int fd)
 {
@@ -789,13 +831,24 @@ static void fake_engine_serve(struct fake_engine *fe, int fd)
 	fake_engine_route_path(rq.target, path, sizeof(path));
 	plen = strlen(path);
 	bool get = strcmp(rq.method, "GET") == 0;
+	pthread_mutex_lock(&fe->mu);
+	enum fake_engine_mode engine_mode = fe->mode;
+	pthread_mutex_unlock(&fe->mu);
+	bool no_image = engine_mode == FAKE_ENGINE_NO_IMAGE_PULL_HANGS ||
+			engine_mode == FAKE_ENGINE_NO_IMAGE_NO_REGISTRY;
 	if (get && strcmp(path, "/_ping") == 0) {
 		fake_engine_counted(fe, FAKE_ENGINE_PING);
 		fake_engine_respond(fe, fd, 200, "text/plain; charset=utf-8", "OK");
 	} else if (get && strncmp(path, "/images/", 8) == 0 && plen > 13 &&
 		   strcmp(path + plen - 5, "/json") == 0) {
 		fake_engine_counted(fe, FAKE_ENGINE_IMAGE_INSPECT);
-		fake_engine_respond(fe, fd, 200, "application/json", "{}");
+		if (no_image)
+			fake_engine_respond_message(fe, fd, 404, "No such image: fake:missing");
+		else
+			fake_engine_respond(fe, fd, 200, "application/json", "{}");
+	} else if (no_image && strcmp(rq.method, "POST") == 0 &&
+		   strcmp(path, "/images/create") == 0) {
+		fake_engine_pull(fe, fd, engine_mode);
 	} else if (get && strcmp(path, "/containers/json") == 0) {
 		fake_engine_counted(fe, FAKE_ENGINE_LIST);
 		fake_engine_respond(fe, fd, 200, "application/json", "[]");

@@ -13,6 +13,7 @@
  *   GET    /_ping                       200 "OK", Api-Version: 1.41
  *   GET    /v1.41/images/{name}/json    200 {}
  *   GET    /v1.41/containers/json       200 []
+ *   POST   /v1.41/images/create         (only in the NO_IMAGE modes)
  *   POST   /v1.41/containers/create     201 {"Id":"<64 hex>"}
  *   POST   .../containers/{id}/attach   101 UPGRADED, then the raw stream
  *   POST   .../containers/{id}/start    204
@@ -69,6 +70,19 @@ enum fake_engine_mode {
 	/* an engine-wide fault, unlike the others: while it is the mode, every
 	 * DELETE answers 500 and removes nothing; runs go as in HAPPY */
 	FAKE_ENGINE_DELETE_500,
+	/* create registers the container (named), then answers 201 with a body
+	 * that is not JSON: the daemon never learns the id */
+	FAKE_ENGINE_CREATE_GARBLED,
+	/* after the job: records the daemon keeps only a little of (empty
+	 * notes) without end and without pause */
+	FAKE_ENGINE_STDERR_FLOOD,
+	/* engine-wide while it is the mode: the image is missing (inspect and
+	 * create answer 404) and a pull answers 200, sends one progress line and
+	 * then nothing (a registry that stalls) */
+	FAKE_ENGINE_NO_IMAGE_PULL_HANGS,
+	/* engine-wide: the image is missing and a pull fails at once (500, an
+	 * engine without a registry) */
+	FAKE_ENGINE_NO_IMAGE_NO_REGISTRY,
 	FAKE_ENGINE_NMODES
 };
 
@@ -86,6 +100,7 @@ enum fake_engine_kind {
 	FAKE_ENGINE_DELETE,          /* every DELETE, also of unknown ids */
 	FAKE_ENGINE_NOT_FOUND,       /* no such route (404) */
 	FAKE_ENGINE_BAD_REQUEST,     /* unreadable request (400, 413, 431, 501) */
+	FAKE_ENGINE_PULL,            /* POST /images/create */
 	FAKE_ENGINE_NKINDS
 };
 

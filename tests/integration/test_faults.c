@@ -216,7 +216,9 @@ START_TEST(test_create_500)
 	ck_assert_msg(fake_engine_count(fe_, FAKE_ENGINE_CREATE) == 1 &&
 		      fake_engine_created(fe_) == 0 &&
 		      fake_engine_count(fe_, FAKE_ENGINE_ATTACH) == 0, "%s", counts());
-	finish();
+	/* A 500 is no proof that nothing was made: a DELETE by name follows. */
+	ck_assert_msg(fake_engine_count(fe_, FAKE_ENGINE_DELETE) >= 1, "%s", counts());
+	finish_ex(false);
 }
 END_TEST
 
@@ -344,6 +346,99 @@ START_TEST(test_delete_500_at_shutdown)
 }
 END_TEST
 
+/* A create whose answer cannot be read: the engine made the container, the
+ * daemon never learned its id. It is removed by name (it used to be left
+ * until the next start), and the run fails with the reason. */
+START_TEST(test_create_garbled_removed_by_name)
+{
+	static const char *const cause[] = { "no valid Id", NULL };
+	struct harness_response r;
+	cJSON *root;
+
+	start_pair(FAKE_ENGINE_CREATE_GARBLED, POOL_OFF);
+	execute_raw(HELLO, 30, &r);
+	ck_assert_msg(r.status == 200 || r.status == 503, "%s", harness_describe(&r));
+	root = harness_json(&r);
+	ck_assert_ptr_nonnull(root);
+	if (r.status == 200)
+		expect_failure(root, cause);
+	else
+		ck_assert_msg(strstr(str(root, "detail"), "no valid Id"), "%s", harness_describe(&r));
+	cJSON_Delete(root);
+	harness_response_free(&r);
+	ck_assert_msg(fake_engine_created(fe_) == 1 && fake_engine_count(fe_, FAKE_ENGINE_ATTACH) == 0,
+		      "%s", counts());
+	expect_all_deleted();
+	finish_ex(false);
+}
+END_TEST
+
+/* --- image pulls ------------------------------------------------------------ */
+
+/* The image goes missing and the registry stalls: every run fails at once
+ * (it never waits for the pull), one pull runs at a time, and a shutdown
+ * does not wait for the stalled pull. */
+START_TEST(test_pull_single_flight_off_the_request_path)
+{
+	double t0;
+
+	start_pair(FAKE_ENGINE_HAPPY, POOL_OFF "docker:\n  pull_timeout_seconds: 60\n");
+	expect_happy_run();
+	fake_engine_set_mode(fe_, FAKE_ENGINE_NO_IMAGE_PULL_HANGS);
+	for (int i = 0; i < 3; i++) {
+		static const char *const cause[] = { "being pulled", NULL };
+		cJSON *r;
+
+		t0 = harness_now();
+		r = execute_200(HELLO, 30);
+		expect_failure(r, cause);
+		ck_assert_msg(strstr(str(r, "error"), "python-sandbox") ||
+			      strstr(str(r, "error"), "Sandbox image"), "%s", str(r, "error"));
+		cJSON_Delete(r);
+		ck_assert_msg(harness_now() - t0 < 5, "run %d waited %.1f s", i, harness_now() - t0);
+	}
+	harness_sleep_ms(300);
+	ck_assert_msg(fake_engine_count(fe_, FAKE_ENGINE_PULL) == 1, "%s", counts());
+	t0 = harness_now();
+	ck_assert_int_eq(harness_daemon_stop(dmn_), 0);
+	dmn_ = NULL;
+	ck_assert_msg(harness_now() - t0 < 10, "the stop took %.1f s (the pull stalls for 60 s)",
+		      harness_now() - t0);
+	ck_assert_msg(fake_engine_undeleted(fe_) == 0, "%s", counts());
+	fake_engine_stop(fe_);
+	fe_ = NULL;
+}
+END_TEST
+
+/* An engine without a registry: the pull at start fails fast and is not
+ * fatal; runs fail at once naming the engine's reason; the image coming
+ * back (a docker tag) brings the daemon back without a restart. */
+START_TEST(test_pull_without_registry_then_retag)
+{
+	cJSON *r;
+	double t0;
+
+	start_pair(FAKE_ENGINE_NO_IMAGE_NO_REGISTRY, POOL_OFF);
+	ck_assert_msg(fake_engine_count(fe_, FAKE_ENGINE_PULL) == 1, "%s", counts());
+	ck_assert_msg(strstr(harness_daemon_log(dmn_), "no such host"), "%s",
+		      harness_daemon_log_tail(dmn_, 2000));
+	t0 = harness_now();
+	r = execute_200(HELLO, 30);
+	ck_assert(!flag(r, "success"));
+	ck_assert_msg(strstr(str(r, "error"), "no such host"), "%s", str(r, "error"));
+	cJSON_Delete(r);
+	ck_assert_msg(harness_now() - t0 < 5, "the run waited %.1f s", harness_now() - t0);
+	/* The run started a pull in the background; it fails as fast. */
+	for (int i = 0; i < 50 && fake_engine_count(fe_, FAKE_ENGINE_PULL) < 2; i++)
+		harness_sleep_ms(100);
+	ck_assert_msg(fake_engine_count(fe_, FAKE_ENGINE_PULL) == 2, "%s", counts());
+	fake_engine_set_mode(fe_, FAKE_ENGINE_HAPPY); /* the image is tagged again */
+	expect_happy_run();
+	harness_sleep_ms(1200); /* /health's cache */
+	finish_ex(false);
+}
+END_TEST
+
 /* --- broken streams --------------------------------------------------------- */
 
 START_TEST(test_attach_truncated)
@@ -426,6 +521,26 @@ START_TEST(test_silent_times_out)
 	ck_assert(!flag(r, "success"));
 	ck_assert_int_eq(num(r, "exit_code"), -1);
 	ck_assert_msg(strstr(str(r, "error"), "timed out"), "error: %s", str(r, "error"));
+	cJSON_Delete(r);
+	ck_assert_msg(took >= 1.8 && took < 8, "the answer took %.1f s for a 2 s limit", took);
+	ck_assert_msg(fake_engine_count(fe_, FAKE_ENGINE_KILL) == 1, "%s", counts());
+	finish();
+}
+END_TEST
+
+/* A stream that never runs dry (the runner's stderr without end): the
+ * deadline still ends the run. */
+START_TEST(test_stderr_flood_times_out)
+{
+	cJSON *r;
+	double t0, took;
+
+	start_pair(FAKE_ENGINE_STDERR_FLOOD, POOL_OFF);
+	t0 = harness_now();
+	r = execute_200("{\"code\": \"print('hi')\", \"timeout\": 2}", 30);
+	took = harness_now() - t0;
+	ck_assert_msg(flag(r, "timed_out"), "not timed out: %s", str(r, "error"));
+	ck_assert(!flag(r, "success"));
 	cJSON_Delete(r);
 	ck_assert_msg(took >= 1.8 && took < 8, "the answer took %.1f s for a 2 s limit", took);
 	ck_assert_msg(fake_engine_count(fe_, FAKE_ENGINE_KILL) == 1, "%s", counts());
@@ -531,6 +646,10 @@ int main(void)
 	tcase_add_test(tc, test_record_over_cap);
 	tcase_add_test(tc, test_no_status_eof);
 	tcase_add_test(tc, test_silent_times_out);
+	tcase_add_test(tc, test_create_garbled_removed_by_name);
+	tcase_add_test(tc, test_stderr_flood_times_out);
+	tcase_add_test(tc, test_pull_single_flight_off_the_request_path);
+	tcase_add_test(tc, test_pull_without_registry_then_retag);
 	tcase_add_test(tc, test_every_fault_one_daemon);
 	suite_add_tcase(s, tc);
 

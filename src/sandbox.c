@@ -169,8 +169,20 @@ static int pull_locked(struct sandbox *sb, char *err, size_t errlen)
 				   sb->cfg->docker.pull_timeout_seconds * 1000L, &sb->pull_cancel,
 				   err, errlen);
 
+	/* Kept for the answers of runs: the engine's own words (a registry it
+	 * cannot reach, an unknown image), never where the engine is. */
 	pthread_mutex_lock(&sb->state_mu);
-	(void)snprintf(sb->pull_err, sizeof(sb->pull_err), "%s", rc == 0 ? "" : err);
+	if (rc == 0)
+		sb->pull_err[0] = '\0';
+	else if (rc == -EIO || rc == -ENOENT)
+		(void)snprintf(sb->pull_err, sizeof(sb->pull_err), "%s", err);
+	else if (rc == -ETIMEDOUT)
+		(void)snprintf(sb->pull_err, sizeof(sb->pull_err), "the pull did not finish within "
+			       "%d s (docker.pull_timeout_seconds)",
+			       sb->cfg->docker.pull_timeout_seconds);
+	else
+		(void)snprintf(sb->pull_err, sizeof(sb->pull_err), "the Docker engine did not "
+			       "complete the pull");
 	pthread_mutex_unlock(&sb->state_mu);
 	return rc;
 }

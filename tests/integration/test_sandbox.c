@@ -792,10 +792,10 @@ START_TEST(test_gvisor_runtime)
 {
 	cJSON *r;
 
-	if (system("docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q runsc") != 0) {
-		fprintf(stderr, "test_gvisor_runtime: skipped, the engine has no runsc runtime\n");
+	if (system("docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q runsc") != 0 &&
+	    check_skip_unless_ci("test_gvisor_runtime", "the engine has no runsc runtime "
+				 "(scripts/ensure-docker.sh registers it)"))
 		return;
-	}
 	start_with("docker:\n  runtime: runsc\nexecution:\n  pool_size: 0\n");
 	r = execute("{\"code\": \"import os, numpy\\nprint(os.getuid(), int(numpy.arange(4).sum()))\"}");
 	ck_assert_msg(flag(r, "success"), "%s", str(r, "error"));

@@ -107,6 +107,7 @@ start_daemon() {
         port=$(free_port) || return 1
         url=http://127.0.0.1:$port
         "$bin" --host 127.0.0.1 --port "$port" --set "docker.image=$image" \
+            --set "server.state_dir=$work" \
             >>"$artifacts/codeexecd.log" 2>&1 &
         daemon_pid=$!
         for _ in $(seq 1 300); do

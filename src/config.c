@@ -14,6 +14,7 @@
 
 #include <yaml.h>
 
+#include "codeexecd/instance.h"
 #include "config_internal.h"
 
 _Static_assert(CXD_INCLUDE_PATTERNS_MAX <= CXD_CORS_ORIGINS_MAX,
@@ -518,6 +519,12 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
 	for (size_t i = 0; i < NKEYS; i++)
 		if (config_key_check(cfg, &keys[i], err, errlen) < 0)
 			return -EINVAL;
+	if (cfg->server.instance_id[0] &&
+	    !instance_id_valid(cfg->server.instance_id, strlen(cfg->server.instance_id))) {
+		(void)snprintf(err, errlen, "server.instance_id: expected 1 to %d characters of "
+			       "A-Z, a-z, 0-9, '_', '.' and '-'", CXD_INSTANCE_ID_MAX);
+		return -EINVAL;
+	}
 	for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
 		const struct config_key *lo, *hi;
 

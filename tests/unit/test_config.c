@@ -675,6 +675,16 @@ START_TEST(test_validate_fields)
 	config_defaults(&cfg);
 	cfg.limits.cpus = NAN;
 	ck_assert_int_eq(config_validate(&cfg, err, sizeof err), -EINVAL);
+	config_defaults(&cfg);
+	(void)snprintf(cfg.server.instance_id, sizeof cfg.server.instance_id, "a/b");
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "server.instance_id: expected 1 to 64 characters"));
+	(void)snprintf(cfg.server.instance_id, sizeof cfg.server.instance_id, "blue-2");
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof err), 0);
+	config_defaults(&cfg);
+	cfg.limits.uid = 0; /* root: refused */
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "limits.uid"));
 }
 END_TEST
 

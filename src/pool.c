@@ -21,7 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "codeexecd/log.h"
 #include "codeexecd/pool.h"
@@ -47,6 +49,7 @@ struct pool {
 	int starting;              /* slots being opened now */
 	int running;               /* executions running now (take..done) */
 	atomic_int queued;         /* requests waiting for an execution slot */
+	int stop_fd;               /* eventfd, readable once stopping: preload waits end */
 	long backoff_until;        /* monotonic ms: no start before (engine trouble) */
 	long backoff;
 	int demand[DEMAND_SLOTS];  /* highest demand per slot of the window */
@@ -166,7 +169,7 @@ static void *filler_main(void *arg)
 		pthread_mutex_unlock(&p->mu);
 		struct sandbox_slot *slot = NULL;
 		exec_id_new(id);
-		int rc = sandbox_slot_open(p->sb, id, true, &slot, err, sizeof(err));
+		int rc = sandbox_slot_open(p->sb, id, true, p->stop_fd, &slot, err, sizeof(err));
 		pthread_mutex_lock(&p->mu);
 		p->starting--;
 		if (rc != 0) {
@@ -204,7 +207,11 @@ int pool_create(struct pool **out, const struct config *cfg, struct sandbox *sb,
 	p->discard = discard;
 	p->ctx = ctx;
 	p->ready = calloc((size_t)cfg->execution.pool_size + 1, sizeof(*p->ready));
-	if (!p->ready) {
+	p->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (!p->ready || p->stop_fd < 0) {
+		if (p->stop_fd >= 0)
+			close(p->stop_fd);
+		free(p->ready);
 		free(p);
 		return -ENOMEM;
 	}
@@ -282,6 +289,7 @@ void pool_stop(struct pool *p)
 	p->stop = true;
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
+	(void)!eventfd_write(p->stop_fd, 1);
 	for (int i = 0; i < p->nfillers; i++)
 		pthread_join(p->fillers[i], NULL);
 	p->nfillers = 0;
@@ -298,6 +306,7 @@ void pool_destroy(struct pool *p)
 		return;
 	pool_stop(p);
 	free(p->ready);
+	close(p->stop_fd);
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
 	free(p);

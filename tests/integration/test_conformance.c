@@ -147,21 +147,11 @@ static void setup(void)
 	cold = start("execution:\n  pool_size: 0\n");
 }
 
-static void stop(struct harness_daemon *d)
-{
-	char label[256], inst[160];
-
-	ck_assert_int_eq(harness_daemon_instance(d, inst, sizeof(inst)), 0);
-	ck_assert_int_eq(harness_daemon_stop(d), 0);
-	(void)snprintf(label, sizeof(label), "io.codeexecd.instance=%s", inst);
-	ck_assert_int_eq(harness_docker_count_labelled(label), 0);
-}
-
 static void teardown(void)
 {
-	stop(plain);
-	stop(warm);
-	stop(cold);
+	ck_assert_int_eq(harness_daemon_stop_clean(plain), 0);
+	ck_assert_int_eq(harness_daemon_stop_clean(warm), 0);
+	ck_assert_int_eq(harness_daemon_stop_clean(cold), 0);
 }
 
 static cJSON *run(struct harness_daemon *d, const struct program *p)

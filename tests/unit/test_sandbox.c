@@ -15,7 +15,7 @@
 
 static cJSON *spec_for(struct config *cfg)
 {
-	char *text = sandbox_container_spec(cfg, "host-8080", "abcd1234", PROFILE);
+	char *text = sandbox_container_spec(cfg, "host-8080", "abcd1234", true, PROFILE);
 	cJSON *spec;
 
 	ck_assert_ptr_nonnull(text);
@@ -73,7 +73,7 @@ START_TEST(test_hardening)
 	ck_assert(ulimit(spec, "nofile") == 256);
 	ck_assert(ulimit(spec, "fsize") == 64.0 * 1024 * 1024);
 	/* automatic under runc: what this daemon's containers can hold */
-	ck_assert(ulimit(spec, "nproc") == 50 * (2 * 4 + 2));
+	ck_assert(ulimit(spec, "nproc") == 50 * (2 * 4 + 4));
 	ck_assert_ptr_null(cJSON_GetObjectItem(h, "Binds"));
 	ck_assert_ptr_null(cJSON_GetObjectItem(h, "Mounts"));
 	ck_assert_ptr_null(cJSON_GetObjectItem(h, "Devices"));
@@ -107,7 +107,10 @@ START_TEST(test_env_and_labels)
 	ck_assert(array_has(env, "XDG_CACHE_HOME=/execution/.cache"));
 	ck_assert(array_has(env, "XDG_CONFIG_HOME=/execution/.config"));
 	ck_assert(array_has(env, "MPLCONFIGDIR=/execution/.config/matplotlib"));
-	ck_assert(array_has(env, "PYTHONPYCACHEPREFIX=/execution/__pycache__"));
+	/* Not the old PYTHONPYCACHEPREFIX: it made Python ignore the shipped
+	 * bytecode of pandas and matplotlib and compile them on every run. */
+	ck_assert(!array_has(env, "PYTHONPYCACHEPREFIX=/execution/__pycache__"));
+	ck_assert(array_has(env, "PYTHONDONTWRITEBYTECODE=1"));
 	ck_assert(array_has(env, "MPLBACKEND=Agg"));
 	ck_assert(array_has(env, "USER=sandbox"));
 	ck_assert(array_has(env, "LOGNAME=sandbox"));
@@ -125,8 +128,14 @@ START_TEST(test_env_and_labels)
 	ck_assert_str_eq(cJSON_GetObjectItem(labels, "io.codeexecd.execution")->valuestring,
 			 "abcd1234");
 	cmd = cJSON_GetObjectItem(spec, "Cmd");
+	ck_assert_int_eq(cJSON_GetArraySize(cmd), 4);
 	ck_assert_str_eq(cJSON_GetArrayItem(cmd, 0)->valuestring, "python");
-	ck_assert_ptr_nonnull(strstr(cJSON_GetArrayItem(cmd, 3)->valuestring, "CXD1"));
+	/* A plain interpreter (not -I): the code runs in a fork of it. */
+	ck_assert_str_eq(cJSON_GetArrayItem(cmd, 1)->valuestring, "-c");
+	ck_assert_ptr_nonnull(strstr(cJSON_GetArrayItem(cmd, 2)->valuestring, "CXD1"));
+	ck_assert_str_eq(cJSON_GetArrayItem(cmd, 3)->valuestring,
+			 "{\"preload\":[\"numpy\",\"pandas\",\"matplotlib\",\"matplotlib.pyplot\"],"
+			 "\"fork\":true}");
 	ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(spec, "OpenStdin")));
 	ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(spec, "StdinOnce")));
 	cJSON_Delete(spec);
@@ -171,7 +180,7 @@ START_TEST(test_identity_threads_and_no_profile)
 	cfg.limits.gid = 4343;
 	cfg.limits.cpus = 2.5;
 	cfg.limits.tmpfs_inodes = 100;
-	text = sandbox_container_spec(&cfg, "i", "abcd1234", NULL);
+	text = sandbox_container_spec(&cfg, "i", "abcd1234", true, NULL);
 	ck_assert_ptr_nonnull(text);
 	spec = cJSON_Parse(text);
 	free(text);
@@ -186,6 +195,33 @@ START_TEST(test_identity_threads_and_no_profile)
 	const cJSON *o;
 	cJSON_ArrayForEach(o, cJSON_GetObjectItem(hc(spec), "SecurityOpt"))
 		ck_assert_msg(strncmp(o->valuestring, "seccomp", 7) != 0, "%s", o->valuestring);
+	cJSON_Delete(spec);
+}
+END_TEST
+
+/* The runner's settings: only a warm (pooled) container preloads; the
+ * zygote switch reaches the runner. */
+START_TEST(test_runner_settings)
+{
+	struct config cfg;
+	char *text;
+	cJSON *spec, *cmd;
+
+	config_defaults(&cfg);
+	cfg.execution.zygote = false;
+	text = sandbox_container_spec(&cfg, "host-8080", "abcd1234", false, PROFILE);
+	ck_assert_ptr_nonnull(text);
+	spec = cJSON_Parse(text);
+	free(text);
+	cmd = cJSON_GetObjectItem(spec, "Cmd");
+	ck_assert_str_eq(cJSON_GetArrayItem(cmd, 3)->valuestring,
+			 "{\"preload\":[],\"fork\":false}");
+	cJSON_Delete(spec);
+	cfg.execution.preload.n = 0; /* preload: [] turns preloading off */
+	spec = spec_for(&cfg);
+	cmd = cJSON_GetObjectItem(spec, "Cmd");
+	ck_assert_str_eq(cJSON_GetArrayItem(cmd, 3)->valuestring,
+			 "{\"preload\":[],\"fork\":false}");
 	cJSON_Delete(spec);
 }
 END_TEST
@@ -248,6 +284,7 @@ int main(void)
 	tcase_add_test(tc, test_configured_limits);
 	tcase_add_test(tc, test_identity_threads_and_no_profile);
 	tcase_add_test(tc, test_builtin_seccomp_profile);
+	tcase_add_test(tc, test_runner_settings);
 	suite_add_tcase(s, tc);
 	return check_run(s, CK_NORMAL);
 }

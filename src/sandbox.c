@@ -290,20 +290,21 @@ int sandbox_remove(struct sandbox *sb, const char *container_id, char *err, size
 /* RLIMIT_NPROC is counted per real uid over the whole host under runc (no
  * user namespace). The code's uid is the daemon's own (limits.uid, not a
  * login user's), so the count is the sum over this daemon's containers:
- * running ones, answered ones not yet removed (the code's leftover
+ * running ones and answered ones not yet removed (the code's leftover
  * processes live until the reaper removes the container: as many again at
- * worst) and the pool's ready ones, each capped by its pids cgroup. "auto"
- * (0) is that sum, so nproc never bites before the pids cgroup and only a
- * second daemon sharing the uid could bring it nearer; under gVisor it is
- * counted per sandbox and caps forks by itself. */
+ * worst), each capped by its pids cgroup, and the pool's ready ones (a
+ * waiting runner each; 64 at most). "auto" (0) is that sum, so nproc never
+ * bites before the pids cgroup and only a second daemon sharing the uid
+ * could bring it nearer. It does not depend on the pool, so that a warm and
+ * a cold run see the same limits. Under gVisor it is counted per sandbox
+ * and caps forks by itself. */
 static long nproc_limit(const struct config *cfg)
 {
 	if (cfg->limits.nproc > 0)
 		return cfg->limits.nproc;
 	if (strcmp(cfg->docker.runtime, "runsc") == 0)
 		return cfg->limits.pids;
-	return (long)cfg->limits.pids *
-	       (2L * cfg->execution.max_concurrent + cfg->execution.pool_size);
+	return (long)cfg->limits.pids * 2L * cfg->execution.max_concurrent + 64;
 }
 
 /* Under gVisor the pids cgroup also counts the sandbox kernel's own host

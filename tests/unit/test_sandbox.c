@@ -73,7 +73,7 @@ START_TEST(test_hardening)
 	ck_assert(ulimit(spec, "nofile") == 256);
 	ck_assert(ulimit(spec, "fsize") == 64.0 * 1024 * 1024);
 	/* automatic under runc: what this daemon's containers can hold */
-	ck_assert(ulimit(spec, "nproc") == 50 * (2 * 4 + 4));
+	ck_assert(ulimit(spec, "nproc") == 50 * 2 * 4 + 64);
 	ck_assert_ptr_null(cJSON_GetObjectItem(h, "Binds"));
 	ck_assert_ptr_null(cJSON_GetObjectItem(h, "Mounts"));
 	ck_assert_ptr_null(cJSON_GetObjectItem(h, "Devices"));

@@ -17,7 +17,7 @@ IMAGE   ?= $(or $(DOCKER_IMAGE),python-sandbox:latest)
 VERSION := 0.1.0
 
 CC      ?= cc
-PKGS    := libmicrohttpd libcjson libcurl yaml-0.1 libarchive
+PKGS    := libmicrohttpd libcjson libcurl yaml-0.1 libarchive libsystemd libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)

@@ -5,6 +5,7 @@
  * The only module, with docker_stream.c, that calls curl_*;
  * docker_global_init() is called once by main() before threads. */
 #include "codeexecd/docker.h"
+#include "codeexecd/metrics.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -114,6 +115,10 @@ int docker_engine_error(long status, const char *body, const char *what, char *e
 
 	docker_engine_text(body, status, text, sizeof(text));
 	docker_set_err(err, errlen, "%s: %s", what, text);
+	if (status >= 500)
+		metrics_engine_error(METRICS_EE_SERVER);
+	else if (status != 404 && status != 409 && status != 304)
+		metrics_engine_error(METRICS_EE_CLIENT);
 	return status == 404 ? -ENOENT : -EIO;
 }
 
@@ -207,6 +212,16 @@ int docker_transport_error(const struct docker *d, CURL *h, CURLcode cc, const c
 	return -EHOSTUNREACH;
 }
 
+/* The metrics kind of a failed call. */
+static enum metrics_engine_error engine_error_kind(CURLcode cc, int rc)
+{
+	if (rc == -ETIMEDOUT || cc == CURLE_OPERATION_TIMEDOUT)
+		return METRICS_EE_TIMEOUT;
+	if (rc == -EPROTO)
+		return METRICS_EE_PROTOCOL;
+	return METRICS_EE_UNREACHABLE;
+}
+
 /* Sets the method and body; *hdrs receives a list the caller frees. */
 static int set_method(CURL *h, const struct docker_call *c, struct curl_slist **hdrs)
 {
@@ -281,6 +296,8 @@ int docker_perform(struct docker *d, const struct docker_call *c, struct docker_
 	} else {
 		read_api_version(h, r);
 	}
+	if (rc != 0 && rc != -ENOMEM)
+		metrics_engine_error(engine_error_kind(cc, rc));
 out:
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(h);

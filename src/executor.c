@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 
 #include "codeexecd/executor.h"
 #include "codeexecd/log.h"
+#include "codeexecd/metrics.h"
 #include "codeexecd/pool.h"
 #include "codeexecd/utf8.h"
 
@@ -42,7 +44,7 @@ struct reap_item {
 };
 
 struct executor {
-	const struct config *cfg;
+	const struct config *_Atomic cfg; /* replaced by executor_reconfigure */
 	struct sandbox *sb;
 	struct pool *pool;
 	int stop_fd;                 /* eventfd: readable once runs must end */
@@ -72,6 +74,21 @@ static long now_ms(void)
 
 	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static double seconds_now(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The running and queued gauges; mu held. */
+static void publish_load(const struct executor *ex)
+{
+	metrics_gauge_set(METRICS_G_RUNNING, ex->running);
+	metrics_gauge_set(METRICS_G_QUEUED, ex->queued);
 }
 
 /* Condition variables here wait against CLOCK_MONOTONIC deadlines. */
@@ -127,9 +144,12 @@ static void *reaper_main(void *arg)
 		if (!ex->reap_head)
 			ex->reap_tail = NULL;
 		pthread_mutex_unlock(&ex->mu);
+		double t0 = seconds_now();
 		int rc = sandbox_remove(ex->sb, it->id, err, sizeof(err));
 		pthread_mutex_lock(&ex->mu);
 		if (rc == 0) {
+			metrics_observe_phase(METRICS_PHASE_REMOVE, seconds_now() - t0);
+			metrics_count(METRICS_C_CONTAINERS_REMOVED);
 			log_debug(it->exec_id, "container %.12s removed", it->id);
 			free(it);
 		} else if (ex->reaper_exit) {
@@ -219,6 +239,7 @@ static int admit(struct executor *ex, char *err, size_t errlen)
 	}
 	if (ex->running < ex->cfg->execution.max_concurrent && !ex->head) {
 		ex->running++;
+		publish_load(ex);
 		return 0;
 	}
 	if (ex->queued >= ex->cfg->execution.queue_size) {
@@ -234,6 +255,7 @@ static int admit(struct executor *ex, char *err, size_t errlen)
 		ex->head = &w;
 	ex->tail = &w;
 	ex->queued++;
+	publish_load(ex);
 	(void)clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += ex->cfg->execution.queue_timeout_seconds;
 	while (!w.granted && !ex->stopping && rc != ETIMEDOUT)
@@ -250,6 +272,7 @@ static int admit(struct executor *ex, char *err, size_t errlen)
 		if (ex->tail == &w)
 			ex->tail = prev;
 		ex->queued--;
+		publish_load(ex);
 	}
 	pthread_cond_destroy(&w.cv);
 	if (w.granted)
@@ -273,11 +296,13 @@ static void release(struct executor *ex)
 		if (!ex->head)
 			ex->tail = NULL;
 		ex->queued--;
+		publish_load(ex);
 		w->granted = true; /* the slot passes on: running is unchanged */
 		pthread_cond_signal(&w->cv);
 		return;
 	}
 	ex->running--;
+	publish_load(ex);
 	pthread_cond_broadcast(&ex->idle_cv);
 }
 
@@ -385,43 +410,74 @@ static void log_slot(const struct sandbox_slot *slot, bool pooled)
 		  attach, start);
 }
 
-static void log_outcome(const char *exec_id, const struct exec_result *res)
+static enum metrics_outcome outcome_of(int rc, const struct exec_result *res)
 {
-	log_info(exec_id, "exit_code=%d success=%s timed_out=%s oom_killed=%s "
+	if (rc == -EAGAIN || rc == -ETIMEDOUT)
+		return METRICS_OUT_REJECTED;
+	if (rc == -ECANCELED || rc == -ESHUTDOWN)
+		return METRICS_OUT_CANCELLED;
+	if (rc != 0)
+		return METRICS_OUT_ENGINE_FAILURE;
+	if (res->timed_out)
+		return METRICS_OUT_TIMEOUT;
+	if (res->oom_killed)
+		return METRICS_OUT_OOM;
+	if (res->output_truncated && res->exit_code == -1)
+		return METRICS_OUT_TRUNCATED;
+	return res->success ? METRICS_OUT_SUCCESS : METRICS_OUT_ERROR;
+}
+
+static void log_outcome(const char *exec_id, const struct exec_request *req,
+			const struct exec_result *res)
+{
+	struct log_fields f = { .exec_id = exec_id, .key = req->key,
+				.duration_ms = (double)res->duration_ms };
+
+	log_with(LOG_INFO, &f, "outcome=%s exit_code=%d success=%s timed_out=%s oom_killed=%s "
 		 "output_truncated=%s duration_ms=%ld files=%zu",
-		 res->exit_code, res->success ? "true" : "false",
-		 res->timed_out ? "true" : "false", res->oom_killed ? "true" : "false",
-		 res->output_truncated ? "true" : "false", res->duration_ms, res->nfiles);
+		 metrics_outcome_name(outcome_of(0, res)), res->exit_code,
+		 res->success ? "true" : "false", res->timed_out ? "true" : "false",
+		 res->oom_killed ? "true" : "false", res->output_truncated ? "true" : "false",
+		 res->duration_ms, res->nfiles);
 }
 
 int executor_run(struct executor *ex, const struct exec_request *req,
 		 char exec_id[CXD_EXEC_ID_LEN + 1], int client_fd, struct exec_result *res,
 		 char *err, size_t errlen)
 {
+	const struct config *cfg = atomic_load(&ex->cfg);
 	int timeout_s = req->timeout_seconds > 0 ? req->timeout_seconds
-						 : ex->cfg->execution.timeout_seconds;
+						 : cfg->execution.timeout_seconds;
 	struct sandbox_run run = {
 		.req = req, .timeout_ms = timeout_s * 1000,
 		.client_fd = client_fd, .stop_fd = ex->stop_fd,
 	};
 	struct sandbox_slot *slot = NULL;
 	bool pooled;
+	double t = seconds_now();
 	int rc;
 
 	exec_id[0] = '\0';
 	pthread_mutex_lock(&ex->mu);
 	rc = admit(ex, err, errlen);
 	pthread_mutex_unlock(&ex->mu);
-	if (rc != 0)
+	if (rc != 0) {
+		metrics_execution(outcome_of(rc, res), req->key);
 		return rc;
+	}
+	metrics_observe_phase(METRICS_PHASE_QUEUE_WAIT, seconds_now() - t);
 	if (client_gone(client_fd)) {
 		rc = -ECANCELED; /* it left while waiting in the queue */
 		(void)snprintf(err, errlen, "the client went away while queued");
 	} else {
+		t = seconds_now();
 		rc = get_slot(ex, &slot, &pooled, exec_id, err, errlen);
 		if (rc == 0) {
+			metrics_observe_phase(METRICS_PHASE_ACQUIRE, seconds_now() - t);
 			log_slot(slot, pooled);
+			t = seconds_now();
 			rc = sandbox_run(ex->sb, slot, &run, res, err, errlen);
+			metrics_observe_phase(METRICS_PHASE_RUN, seconds_now() - t);
 			discard_slot(ex, slot); /* removed after the answer, by the reaper */
 		}
 		pool_done(ex->pool);
@@ -430,8 +486,10 @@ int executor_run(struct executor *ex, const struct exec_request *req,
 	release(ex);
 	pthread_mutex_unlock(&ex->mu);
 	if (rc != 0) {
+		struct log_fields f = { .exec_id = exec_id[0] ? exec_id : NULL, .key = req->key };
+		metrics_execution(outcome_of(rc, res), req->key);
 		exec_result_free(res);
-		log_warn(exec_id[0] ? exec_id : NULL, "execution failed: %s", err);
+		log_with(LOG_WARN, &f, "execution failed: %s", err);
 		if (rc == -EHOSTUNREACH || rc == -ENOENT) {
 			pthread_mutex_lock(&ex->health_mu);
 			ex->health_at = 0; /* /health and /ready look again */
@@ -442,15 +500,54 @@ int executor_run(struct executor *ex, const struct exec_request *req,
 	if (err[0])
 		log_warn(exec_id, "run ended abnormally: %s", err);
 	verdict(ex, &run, timeout_s, err, res);
-	log_outcome(exec_id, res);
+	metrics_observe_duration((double)res->duration_ms / 1e3);
+	metrics_execution(outcome_of(0, res), req->key);
+	log_outcome(exec_id, req, res);
 	return 0;
 }
 
-int executor_retry_after(const struct executor *ex)
+void executor_reconfigure(struct executor *ex, const struct config *cfg)
+{
+	pthread_mutex_lock(&ex->mu);
+	atomic_store(&ex->cfg, cfg);
+	/* More slots now: the queue's head takes them at once. */
+	while (ex->head && !ex->stopping && ex->running < cfg->execution.max_concurrent) {
+		struct waiter *w = ex->head;
+		ex->head = w->next;
+		if (!ex->head)
+			ex->tail = NULL;
+		ex->queued--;
+		ex->running++;
+		w->granted = true;
+		pthread_cond_signal(&w->cv);
+	}
+	publish_load(ex);
+	pthread_mutex_unlock(&ex->mu);
+	pool_reconfigure(ex->pool, cfg);
+}
+
+int executor_retry_after(struct executor *ex)
 {
 	int t = ex->cfg->execution.timeout_seconds / 4;
 
 	return t < 1 ? 1 : t > 30 ? 30 : t;
+}
+
+bool executor_alive(struct executor *ex, int timeout_ms)
+{
+	struct timespec until;
+
+	(void)clock_gettime(CLOCK_REALTIME, &until); /* timedlock's clock */
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	if (pthread_mutex_timedlock(&ex->mu, &until) != 0)
+		return false;
+	pthread_mutex_unlock(&ex->mu);
+	return true;
 }
 
 int executor_health(struct executor *ex, char *msg, size_t msglen)

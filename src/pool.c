@@ -7,20 +7,23 @@
  * cold path and get the engine's answer themselves. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "codeexecd/log.h"
+#include "codeexecd/metrics.h"
 #include "codeexecd/pool.h"
 
 #define MIN_BACKOFF_MS 500
 #define MAX_BACKOFF_MS 10000
 #define RECHECK_MS 1000        /* how often idle slots are looked at */
+#define POOL_SIZE_MAX 64       /* execution.pool_size's maximum in config.c */
 
 struct pool {
-	const struct config *cfg;
+	const struct config *_Atomic cfg; /* replaced by pool_reconfigure */
 	struct sandbox *sb;
 	pool_discard_fn discard;
 	void *ctx;
@@ -65,14 +68,17 @@ static void prune(struct pool *p)
 static void *filler_main(void *arg)
 {
 	struct pool *p = arg;
-	size_t want = (size_t)p->cfg->execution.pool_size;
 	long backoff = 0;
 	char err[CXD_ERR_MAX], id[CXD_EXEC_ID_LEN + 1];
 	struct timespec until;
 
 	pthread_mutex_lock(&p->mu);
 	while (!p->stop) {
+		size_t want = (size_t)p->cfg->execution.pool_size;
 		prune(p);
+		while (p->n > want)	/* the pool was made smaller */
+			p->discard(p->ctx, p->ready[--p->n]);
+		metrics_gauge_set(METRICS_G_POOL_READY, (long)p->n);
 		/* Starting a container takes much of the machine for a moment:
 		 * refill while nothing runs, unless the pool ran dry. */
 		if (p->n >= want || (p->busy > 0 && p->n > 0)) {
@@ -104,6 +110,7 @@ static void *filler_main(void *arg)
 			break;
 		}
 		p->ready[p->n++] = slot;
+		metrics_gauge_set(METRICS_G_POOL_READY, (long)p->n);
 	}
 	pthread_mutex_unlock(&p->mu);
 	return NULL;
@@ -121,7 +128,8 @@ int pool_create(struct pool **out, const struct config *cfg, struct sandbox *sb,
 	p->sb = sb;
 	p->discard = discard;
 	p->ctx = ctx;
-	p->ready = calloc((size_t)cfg->execution.pool_size + 1, sizeof(*p->ready));
+	/* Room for the largest pool a reload may ask for. */
+	p->ready = calloc(POOL_SIZE_MAX + 1, sizeof(*p->ready));
 	if (!p->ready) {
 		free(p);
 		return -ENOMEM;
@@ -160,6 +168,7 @@ struct sandbox_slot *pool_take(struct pool *p)
 	}
 	if (p->n == 0)
 		pthread_cond_signal(&p->cv); /* ran dry: refill now */
+	metrics_gauge_set(METRICS_G_POOL_READY, (long)p->n);
 	pthread_mutex_unlock(&p->mu);
 	return slot;
 }
@@ -189,6 +198,28 @@ void pool_stop(struct pool *p)
 	for (size_t i = 0; i < p->n; i++)
 		p->discard(p->ctx, p->ready[i]);
 	p->n = 0;
+	metrics_gauge_set(METRICS_G_POOL_READY, 0);
+	pthread_mutex_unlock(&p->mu);
+}
+
+void pool_reconfigure(struct pool *p, const struct config *cfg)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	atomic_store(&p->cfg, cfg);
+	/* Ready containers were made with the old limits and image. */
+	for (size_t i = 0; i < p->n; i++)
+		p->discard(p->ctx, p->ready[i]);
+	p->n = 0;
+	metrics_gauge_set(METRICS_G_POOL_READY, 0);
+	if (!p->stop && !p->filler_started && cfg->execution.pool_size > 0) {
+		if (pthread_create(&p->filler, NULL, filler_main, p) == 0)
+			p->filler_started = true;
+		else
+			log_warn(NULL, "pool: cannot start its thread; no containers are kept ready");
+	}
+	pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 }
 

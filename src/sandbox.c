@@ -28,6 +28,7 @@
 
 #include "codeexecd/docker.h"
 #include "codeexecd/embedded.h"
+#include "codeexecd/metrics.h"
 #include "codeexecd/sandbox.h"
 
 #include "sandbox_internal.h"
@@ -67,6 +68,11 @@ int sandbox_create(struct sandbox **out, const struct config *cfg, int port, cha
 	return 0;
 }
 
+void sandbox_reconfigure(struct sandbox *sb, const struct config *cfg)
+{
+	atomic_store(&sb->cfg, cfg);
+}
+
 void sandbox_destroy(struct sandbox *sb)
 {
 	if (!sb)
@@ -99,6 +105,7 @@ int sandbox_check(struct sandbox *sb, char *msg, size_t msglen)
 		(void)snprintf(msg, msglen, "Docker engine error: %s", err);
 		return rc == -EHOSTUNREACH ? rc : -EIO;
 	}
+	metrics_set_engine_api(docker_api_version(sb->docker));
 	(void)snprintf(msg, msglen, "Docker engine %s reachable, image %s present",
 		       docker_api_version(sb->docker), sb->cfg->docker.image);
 	return 0;
@@ -134,6 +141,7 @@ int sandbox_cleanup_stale(struct sandbox *sb, int *removed, char *err, size_t er
 		if (docker_container_remove(sb->docker, ids[i], err, errlen) == 0)
 			(*removed)++;
 	}
+	metrics_count_n(METRICS_C_CONTAINERS_REAPED, *removed);
 	docker_free_ids(ids, n);
 	return 0;
 }
@@ -282,6 +290,8 @@ static int create_container(struct sandbox *sb, struct sandbox_slot *slot, char 
 	}
 	if (rc == -EHOSTUNREACH)
 		(void)snprintf(slot->container_id, sizeof(slot->container_id), "%s", name);
+	if (rc == 0)
+		metrics_count(METRICS_C_CONTAINERS_CREATED);
 	free(spec);
 	return rc;
 }

@@ -3,11 +3,12 @@
 #ifndef CODEEXECD_SANDBOX_INTERNAL_H
 #define CODEEXECD_SANDBOX_INTERNAL_H
 
+#include <stdatomic.h>
 #include "codeexecd/docker.h"
 #include "codeexecd/sandbox.h"
 
 struct sandbox {
-	const struct config *cfg;
+	const struct config *_Atomic cfg; /* replaced by a reload (sandbox_reconfigure) */
 	struct docker *docker;
 	char instance[160];
 };

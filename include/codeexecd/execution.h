@@ -21,6 +21,7 @@ struct exec_request {
 	char *stdin_data;     /* NULL: the code's stdin is empty */
 	size_t stdin_len;
 	int timeout_seconds;  /* 0: the configured default */
+	const char *key;      /* the API key's name (borrowed, for logs and metrics); NULL: none */
 };
 
 struct exec_result {

@@ -20,8 +20,8 @@
 #define GIB (1024L * MIB)
 
 #define SERVER_KEYS "host, port, max_connections, max_connections_per_ip, " \
-	"idle_timeout_seconds, header_memory_bytes, max_body_bytes, cors_origins"
-#define SECTIONS "server, docker, execution, limits, request, output, log"
+	"idle_timeout_seconds, header_memory_bytes, max_body_bytes, cors_origins, metrics, metrics_listen"
+#define SECTIONS "server, docker, execution, limits, request, output, log, auth"
 #define SIZE_HINT "(bytes, or a number with suffix k, m, g or t)"
 
 /* One value for every key, none of them the default. */
@@ -30,6 +30,7 @@ static const char *const non_defaults[] = {
 	"server.max_connections_per_ip=0", "server.idle_timeout_seconds=3",
 	"server.header_memory_bytes=4k", "server.max_body_bytes=1g",
 	"server.cors_origins=https://a.example,https://b.example",
+	"server.metrics=no", "server.metrics_listen=127.0.0.1:9464",
 	"docker.host=tcp://127.0.0.1:2375", "docker.image=other:1", "docker.runtime=runsc",
 	"docker.pull_missing_image=yes", "docker.api_timeout_seconds=5",
 	"execution.timeout_seconds=6", "execution.max_timeout_seconds=7",
@@ -42,6 +43,7 @@ static const char *const non_defaults[] = {
 	"output.max_stdout_bytes=1k", "output.max_stderr_bytes=2k", "output.max_files=0",
 	"output.max_file_bytes=0", "output.max_total_bytes=4g",
 	"output.include=*.png,out/**", "log.level=debug", "log.format=json",
+	"auth.keys_file=/etc/codeexecd/keys", "auth.protect_docs=yes",
 };
 #define N_NON_DEFAULTS (sizeof non_defaults / sizeof non_defaults[0])
 

@@ -128,12 +128,15 @@ install: $(BUILD)/codeexecd
 	    install -m 0644 config.example.yaml $(DESTDIR)$(SYSCONFDIR)/codeexecd/config.yaml
 	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/codeexecd/README.md
 	install -D -m 0644 scripts/codeexecd.service $(DESTDIR)$(UNITDIR)/codeexecd.service
+	install -D -m 0644 scripts/codeexecd.socket $(DESTDIR)$(UNITDIR)/codeexecd.socket
+	sed -i -e 's|/usr/local/share|$(PREFIX)/share|' $(DESTDIR)$(UNITDIR)/codeexecd.socket
 	sed -i -e 's|/usr/local/bin/codeexecd|$(BINDIR)/codeexecd|' \
 	    -e 's|/etc/codeexecd|$(SYSCONFDIR)/codeexecd|' \
 	    -e 's|/usr/local/share|$(PREFIX)/share|' $(DESTDIR)$(UNITDIR)/codeexecd.service
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/codeexecd $(DESTDIR)$(UNITDIR)/codeexecd.service \
+	    $(DESTDIR)$(UNITDIR)/codeexecd.socket \
 	    $(DESTDIR)$(SYSCONFDIR)/codeexecd/config.example.yaml
 	rm -rf $(DESTDIR)$(PREFIX)/share/doc/codeexecd
 

@@ -280,11 +280,11 @@ static void reload(struct daemon *d)
 		notify_ready("Running (the last reload was refused)");
 		return;
 	}
+	log_setup(g->cfg.log.level, g->cfg.log.format); /* what follows in the new format */
 	config_diff(cur, &g->cfg, log_change, &changes);
 	config_keep_restart_keys(&g->cfg, cur);
 	g->prev = d->gen;
 	d->gen = g;
-	log_setup(g->cfg.log.level, g->cfg.log.format);
 	atomic_store(&d->api.cfg, &g->cfg);
 	sandbox_reconfigure(d->sb, &g->cfg);
 	executor_reconfigure(d->ex, &g->cfg);

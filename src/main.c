@@ -351,6 +351,7 @@ static int open_listeners(const struct config *cfg, int *main_fd, int *metrics_f
 		return rc;
 	if (rc > 0)
 		log_info(NULL, "socket activation: %d listening socket(s) from systemd", rc);
+	rc = 0;
 	if (*metrics_fd >= 0 && !(cfg->server.metrics && cfg->server.metrics_listen[0])) {
 		log_warn(NULL, "socket activation: a metrics socket was passed but "
 			 "server.metrics_listen is not set; closing it");

@@ -131,8 +131,9 @@ static void append_prefix(char *buf, size_t cap, size_t *pos, enum log_level lev
 		       log_level_name(level));
 }
 
-/* The optional fields: JSON members, or " key=value" words in text (the
- * execution id, as before, in brackets right after the level). */
+/* The optional fields: JSON members; in text only key= and phases= (the
+ * execution id is in brackets after the level, and text messages already
+ * say the route, status and duration). */
 static void append_fields(char *buf, size_t cap, size_t *pos, const struct log_fields *f,
 			  bool json)
 {
@@ -143,16 +144,15 @@ static void append_fields(char *buf, size_t cap, size_t *pos, const struct log_f
 		append_escaped(buf, cap, pos, f->key, 64, json);
 		append(buf, cap, pos, json ? "\"" : "");
 	}
-	if (f->route && *f->route) {
+	if (f->route && *f->route && json) {
 		append(buf, cap, pos, json ? ",\"route\":\"" : " route=");
 		append_escaped(buf, cap, pos, f->route, 64, json);
 		append(buf, cap, pos, json ? "\"" : "");
 	}
-	if (f->status)
-		append(buf, cap, pos, json ? ",\"status\":%d" : " status=%d", f->status);
-	if (f->duration_ms > 0)
-		append(buf, cap, pos, json ? ",\"duration_ms\":%.1f" : " duration_ms=%.1f",
-		       f->duration_ms);
+	if (f->status && json)
+		append(buf, cap, pos, ",\"status\":%d", f->status);
+	if (f->duration_ms > 0 && json)
+		append(buf, cap, pos, ",\"duration_ms\":%.1f", f->duration_ms);
 	if (f->phases && *f->phases && json) {
 		/* "a=1.0,b=2.5" -> {"a":1.0,"b":2.5}; names are ours, values numbers */
 		char copy[256], *save = NULL, *tok;

@@ -219,19 +219,14 @@ static int load_keys(const struct config *cfg, const struct auth *prev, struct a
 	return auth_load(out, cfg->auth.keys_file, prev, err, errlen);
 }
 
-static bool is_loopback(const char *host)
-{
-	return strcmp(host, "127.0.0.1") == 0 || strcmp(host, "::1") == 0 ||
-	       strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0;
-}
-
-static void log_keys(const struct config *cfg, const struct auth *keys)
+static void log_keys(const struct config *cfg, const struct auth *keys, bool loopback,
+		     const char *where)
 {
 	if (keys)
 		log_info(NULL, "API keys: %zu from %s", auth_count(keys), cfg->auth.keys_file);
-	else if (!is_loopback(cfg->server.host))
+	else if (!loopback)
 		log_warn(NULL, "listening on %s without API keys: anyone who reaches the port can "
-			 "run code (set auth.keys_file)", cfg->server.host);
+			 "run code (set auth.keys_file)", where);
 }
 
 struct diff_log {
@@ -341,14 +336,15 @@ static void tick_watchdog(struct daemon *d)
 	notify_watchdog();
 }
 
-static int open_listeners(const struct config *cfg, int *main_fd, int *metrics_fd, char *err,
-			  size_t errlen)
+static int open_listeners(const struct config *cfg, int *main_fd, int *metrics_fd,
+			  bool *activated, char *err, size_t errlen)
 {
 	char host[256];
 	int port, rc = notify_listen_fds(main_fd, metrics_fd, err, errlen);
 
 	if (rc < 0)
 		return rc;
+	*activated = *main_fd >= 0;
 	if (rc > 0)
 		log_info(NULL, "socket activation: %d listening socket(s) from systemd", rc);
 	rc = 0;
@@ -376,11 +372,18 @@ static int start(struct daemon *d, char *err, size_t errlen)
 {
 	const struct config *cfg = &d->gen->cfg;
 	int rc, main_fd = -1, metrics_fd = -1, port;
+	bool loopback, activated = false;
+	char where[300];
 
 	/* The port first: a second daemon started on a busy port must fail
 	 * before it touches the containers of the one that has it. */
-	rc = open_listeners(cfg, &main_fd, &metrics_fd, err, errlen);
+	rc = open_listeners(cfg, &main_fd, &metrics_fd, &activated, err, errlen);
 	port = main_fd >= 0 ? listen_port(main_fd) : 0;
+	loopback = main_fd >= 0 && listen_is_loopback(main_fd);
+	if (activated)
+		(void)snprintf(where, sizeof(where), "the socket from systemd (port %d)", port);
+	else
+		(void)snprintf(where, sizeof(where), "%s:%d", cfg->server.host, port);
 	if (rc == 0)
 		rc = load_keys(cfg, NULL, &d->keys, err, errlen);
 	if (rc == 0)
@@ -404,12 +407,12 @@ static int start(struct daemon *d, char *err, size_t errlen)
 		return rc;
 	auth_ref(d->keys);
 	server_set_auth(d->srv, d->keys);
-	log_info(NULL, "codeexecd %s listening on %s:%d (image %s, %d concurrent, queue %d, "
-		 "pool %d%s%s)", CXD_VERSION, cfg->server.host, port, cfg->docker.image,
+	log_info(NULL, "codeexecd %s listening on %s (image %s, %d concurrent, queue %d, "
+		 "pool %d%s%s)", CXD_VERSION, where, cfg->docker.image,
 		 cfg->execution.max_concurrent, cfg->execution.queue_size,
 		 cfg->execution.pool_size, cfg->server.metrics_listen[0] ? ", metrics on " : "",
 		 cfg->server.metrics_listen);
-	log_keys(cfg, d->keys);
+	log_keys(cfg, d->keys, loopback, where);
 	return 0;
 }
 

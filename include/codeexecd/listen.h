@@ -4,6 +4,7 @@
 #ifndef CODEEXECD_LISTEN_H
 #define CODEEXECD_LISTEN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Binds and listens on host:port (port 0: any free one). *port_out gets
@@ -16,6 +17,9 @@ int listen_parse(const char *text, char *host, size_t hostlen, int *port);
 
 /* The port of a listening TCP socket, 0 for another kind, -1 on error. */
 int listen_port(int fd);
+
+/* True when the socket listens on a loopback address (or a Unix path). */
+bool listen_is_loopback(int fd);
 
 /* True when fd is a listening stream socket. */
 int listen_is_stream(int fd);

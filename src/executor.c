@@ -427,12 +427,48 @@ static enum metrics_outcome outcome_of(int rc, const struct exec_result *res)
 	return res->success ? METRICS_OUT_SUCCESS : METRICS_OUT_ERROR;
 }
 
-static void log_outcome(const char *exec_id, const struct exec_request *req,
-			const struct exec_result *res)
-{
-	struct log_fields f = { .exec_id = exec_id, .key = req->key,
-				.duration_ms = (double)res->duration_ms };
+/* The phases one execution went through, for its metrics and its log line. */
+struct phases {
+	double ms[METRICS_PHASE_COUNT];  /* < 0: not gone through */
+};
 
+static void phases_init(struct phases *p)
+{
+	for (int i = 0; i < METRICS_PHASE_COUNT; i++)
+		p->ms[i] = -1;
+}
+
+static void phase_done(struct phases *p, enum metrics_phase phase, double seconds)
+{
+	metrics_observe_phase(phase, seconds);
+	p->ms[phase] = seconds * 1e3;
+}
+
+/* "queue_wait=0.1,acquire=2.3,..." in milliseconds. */
+static void phases_text(const struct phases *p, char *out, size_t len)
+{
+	size_t pos = 0;
+
+	out[0] = '\0';
+	for (int i = 0; i < METRICS_PHASE_COUNT && pos < len; i++) {
+		if (p->ms[i] < 0)
+			continue;
+		int n = snprintf(out + pos, len - pos, "%s%s=%.1f", pos ? "," : "",
+				 metrics_phase_name((enum metrics_phase)i), p->ms[i]);
+		if (n < 0 || (size_t)n >= len - pos)
+			break;
+		pos += (size_t)n;
+	}
+}
+
+static void log_outcome(const char *exec_id, const struct exec_request *req,
+			const struct exec_result *res, const struct phases *p)
+{
+	char phases[256];
+	struct log_fields f = { .exec_id = exec_id, .key = req->key,
+				.duration_ms = (double)res->duration_ms, .phases = phases };
+
+	phases_text(p, phases, sizeof(phases));
 	log_with(LOG_INFO, &f, "outcome=%s exit_code=%d success=%s timed_out=%s oom_killed=%s "
 		 "output_truncated=%s duration_ms=%ld files=%zu",
 		 metrics_outcome_name(outcome_of(0, res)), res->exit_code,
@@ -455,8 +491,10 @@ int executor_run(struct executor *ex, const struct exec_request *req,
 	struct sandbox_slot *slot = NULL;
 	bool pooled;
 	double t = seconds_now();
+	struct phases ph;
 	int rc;
 
+	phases_init(&ph);
 	exec_id[0] = '\0';
 	pthread_mutex_lock(&ex->mu);
 	rc = admit(ex, err, errlen);
@@ -465,7 +503,7 @@ int executor_run(struct executor *ex, const struct exec_request *req,
 		metrics_execution(outcome_of(rc, res), req->key);
 		return rc;
 	}
-	metrics_observe_phase(METRICS_PHASE_QUEUE_WAIT, seconds_now() - t);
+	phase_done(&ph, METRICS_PHASE_QUEUE_WAIT, seconds_now() - t);
 	if (client_gone(client_fd)) {
 		rc = -ECANCELED; /* it left while waiting in the queue */
 		(void)snprintf(err, errlen, "the client went away while queued");
@@ -473,11 +511,17 @@ int executor_run(struct executor *ex, const struct exec_request *req,
 		t = seconds_now();
 		rc = get_slot(ex, &slot, &pooled, exec_id, err, errlen);
 		if (rc == 0) {
-			metrics_observe_phase(METRICS_PHASE_ACQUIRE, seconds_now() - t);
+			phase_done(&ph, METRICS_PHASE_ACQUIRE, seconds_now() - t);
+			if (!pooled) {
+				long create, attach, start;
+				sandbox_slot_timings(slot, &create, &attach, &start);
+				phase_done(&ph, METRICS_PHASE_CREATE, (double)create / 1e3);
+				phase_done(&ph, METRICS_PHASE_START, (double)(attach + start) / 1e3);
+			}
 			log_slot(slot, pooled);
 			t = seconds_now();
 			rc = sandbox_run(ex->sb, slot, &run, res, err, errlen);
-			metrics_observe_phase(METRICS_PHASE_RUN, seconds_now() - t);
+			phase_done(&ph, METRICS_PHASE_RUN, seconds_now() - t);
 			discard_slot(ex, slot); /* removed after the answer, by the reaper */
 		}
 		pool_done(ex->pool);
@@ -502,7 +546,7 @@ int executor_run(struct executor *ex, const struct exec_request *req,
 	verdict(ex, &run, timeout_s, err, res);
 	metrics_observe_duration((double)res->duration_ms / 1e3);
 	metrics_execution(outcome_of(0, res), req->key);
-	log_outcome(exec_id, req, res);
+	log_outcome(exec_id, req, res, &ph);
 	return 0;
 }
 

@@ -95,6 +95,11 @@ void metrics_set_engine_api(const char *api_version)
 	pthread_mutex_unlock(&m.info_mu);
 }
 
+const char *metrics_phase_name(enum metrics_phase p)
+{
+	return (unsigned)p < METRICS_PHASE_COUNT ? phase_names[p] : "unknown";
+}
+
 const char *metrics_outcome_name(enum metrics_outcome o)
 {
 	return (unsigned)o < METRICS_OUT_COUNT ? outcome_names[o] : "unknown";

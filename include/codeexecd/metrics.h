@@ -90,5 +90,6 @@ void metrics_engine_error(enum metrics_engine_error kind);
 char *metrics_render(size_t *len);
 
 const char *metrics_outcome_name(enum metrics_outcome o);
+const char *metrics_phase_name(enum metrics_phase p);
 
 #endif

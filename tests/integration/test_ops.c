@@ -521,6 +521,7 @@ START_TEST(test_reload)
 	ck_assert_int_gt(check_json_lines(harness_daemon_log(d), "SIGHUP received"), 5);
 	ck_assert(log_has(d, "\"key\":\"bob\""));
 	ck_assert(log_has(d, "\"route\":\"/execute\""));
+	ck_assert(log_has(d, "\"phases\":{\"queue_wait\":"));
 	ck_assert_int_eq(harness_daemon_stop(d), 0);
 	rm_dir(dir);
 }

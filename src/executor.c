@@ -39,6 +39,7 @@ struct reap_item {
 	char id[CXD_CONTAINER_ID_MAX + 1];
 	char exec_id[CXD_EXEC_ID_LEN + 1];
 	int attempts;
+	long queued_at;              /* monotonic ms it was handed over */
 	long not_before;             /* monotonic ms of the next try */
 	struct reap_item *next;
 };
@@ -74,14 +75,6 @@ static long now_ms(void)
 
 	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static double seconds_now(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* The running and queued gauges; mu held. */
@@ -144,13 +137,14 @@ static void *reaper_main(void *arg)
 		if (!ex->reap_head)
 			ex->reap_tail = NULL;
 		pthread_mutex_unlock(&ex->mu);
-		double t0 = seconds_now();
+		long t0 = now_ms();
 		int rc = sandbox_remove(ex->sb, it->id, err, sizeof(err));
 		pthread_mutex_lock(&ex->mu);
 		if (rc == 0) {
-			metrics_observe_phase(METRICS_PHASE_REMOVE, seconds_now() - t0);
+			metrics_observe_phase(METRICS_PHASE_REMOVE, (double)(now_ms() - t0) / 1e3);
 			metrics_count(METRICS_C_CONTAINERS_REMOVED);
-			log_debug(it->exec_id, "container %.12s removed", it->id);
+			log_debug(it->exec_id, "container %.12s removed in %ld ms (%ld ms after the run)",
+				  it->id, now_ms() - t0, now_ms() - it->queued_at);
 			free(it);
 		} else if (ex->reaper_exit) {
 			log_error(it->exec_id, "container %.12s not removed: %s (removed at the next start)",
@@ -179,6 +173,7 @@ static void reap(struct executor *ex, const char *container_id, const char *exec
 	}
 	(void)snprintf(it->id, sizeof(it->id), "%s", container_id);
 	(void)snprintf(it->exec_id, sizeof(it->exec_id), "%s", exec_id);
+	it->queued_at = now_ms();
 	pthread_mutex_lock(&ex->mu);
 	reap_queue(ex, it);
 	pthread_mutex_unlock(&ex->mu);
@@ -254,7 +249,7 @@ static int admit(struct executor *ex, char *err, size_t errlen)
 	else
 		ex->head = &w;
 	ex->tail = &w;
-	ex->queued++;
+	pool_set_queued(ex->pool, ++ex->queued);
 	publish_load(ex);
 	(void)clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += ex->cfg->execution.queue_timeout_seconds;
@@ -271,7 +266,7 @@ static int admit(struct executor *ex, char *err, size_t errlen)
 			*pp = w.next;
 		if (ex->tail == &w)
 			ex->tail = prev;
-		ex->queued--;
+		pool_set_queued(ex->pool, --ex->queued);
 		publish_load(ex);
 	}
 	pthread_cond_destroy(&w.cv);
@@ -295,7 +290,7 @@ static void release(struct executor *ex)
 		ex->head = w->next;
 		if (!ex->head)
 			ex->tail = NULL;
-		ex->queued--;
+		pool_set_queued(ex->pool, --ex->queued);
 		publish_load(ex);
 		w->granted = true; /* the slot passes on: running is unchanged */
 		pthread_cond_signal(&w->cv);
@@ -391,7 +386,7 @@ static int get_slot(struct executor *ex, struct sandbox_slot **slot, bool *poole
 		return 0;
 	}
 	exec_id_new(exec_id);
-	int rc = sandbox_slot_open(ex->sb, exec_id, slot, err, errlen);
+	int rc = sandbox_slot_open(ex->sb, exec_id, false, slot, err, errlen);
 	if (rc != 0 && *slot) {
 		discard_slot(ex, *slot); /* a container to remove later */
 		*slot = NULL;
@@ -399,15 +394,24 @@ static int get_slot(struct executor *ex, struct sandbox_slot **slot, bool *poole
 	return rc;
 }
 
-static void log_slot(const struct sandbox_slot *slot, bool pooled)
+/* The phases the executor saw (the sandbox filled the rest). */
+static void note_phases(struct exec_phases *ph, const struct sandbox_slot *slot, bool pooled,
+			long queue_ms, long acquire_ms)
 {
-	long create, attach, start;
+	ph->queue_ms = queue_ms;
+	ph->acquire_ms = acquire_ms;
+	ph->pooled = pooled;
+	sandbox_slot_phases(slot, ph);
+}
 
-	sandbox_slot_timings(slot, &create, &attach, &start);
-	log_debug(sandbox_slot_exec_id(slot),
-		  "container %.12s (%s): create %ld ms, attach %ld ms, start %ld ms",
-		  sandbox_slot_container(slot), pooled ? "from the pool" : "started for it", create,
-		  attach, start);
+static void log_phases(const char *exec_id, const char *container, const struct exec_phases *ph)
+{
+	log_debug(exec_id, "phases: queue %ld ms, container %.12s %s in %ld ms (create %ld, "
+		  "attach %ld, start %ld, %d modules preloaded in %ld), job sent %ld ms, code ran "
+		  "%ld ms, outputs collected %ld ms, status after %ld ms",
+		  ph->queue_ms, container, ph->pooled ? "from the pool" : "started for it",
+		  ph->acquire_ms, ph->create_ms, ph->attach_ms, ph->start_ms, ph->preloaded,
+		  ph->preload_ms, ph->send_ms, ph->run_ms, ph->collect_ms, ph->wait_ms);
 }
 
 static enum metrics_outcome outcome_of(int rc, const struct exec_result *res)
@@ -427,48 +431,50 @@ static enum metrics_outcome outcome_of(int rc, const struct exec_result *res)
 	return res->success ? METRICS_OUT_SUCCESS : METRICS_OUT_ERROR;
 }
 
-/* The phases one execution went through, for its metrics and its log line. */
-struct phases {
-	double ms[METRICS_PHASE_COUNT];  /* < 0: not gone through */
-};
-
-static void phases_init(struct phases *p)
+/* Appends "name=ms" to the phases text (when it fits) and records it. */
+static void phase_seen(enum metrics_phase p, long ms, char *text, size_t len, size_t *pos)
 {
-	for (int i = 0; i < METRICS_PHASE_COUNT; i++)
-		p->ms[i] = -1;
+	int n;
+
+	if (ms < 0)
+		ms = 0;
+	metrics_observe_phase(p, (double)ms / 1e3);
+	if (*pos >= len)
+		return;
+	n = snprintf(text + *pos, len - *pos, "%s%s=%ld", *pos ? "," : "", metrics_phase_name(p),
+		     ms);
+	if (n > 0)
+		*pos = (size_t)n >= len - *pos ? len : *pos + (size_t)n;
 }
 
-static void phase_done(struct phases *p, enum metrics_phase phase, double seconds)
+/* The phases of a run into the metrics and a log field. The runner's own
+ * figures (run, collect) are capped by what the daemon measured around
+ * them (job sent to status), as they are hostile data. */
+static void observe_phases(const struct exec_phases *ph, char *text, size_t len)
 {
-	metrics_observe_phase(phase, seconds);
-	p->ms[phase] = seconds * 1e3;
-}
-
-/* "queue_wait=0.1,acquire=2.3,..." in milliseconds. */
-static void phases_text(const struct phases *p, char *out, size_t len)
-{
+	long wait = ph->wait_ms > 0 ? ph->wait_ms : 0;
 	size_t pos = 0;
 
-	out[0] = '\0';
-	for (int i = 0; i < METRICS_PHASE_COUNT && pos < len; i++) {
-		if (p->ms[i] < 0)
-			continue;
-		int n = snprintf(out + pos, len - pos, "%s%s=%.1f", pos ? "," : "",
-				 metrics_phase_name((enum metrics_phase)i), p->ms[i]);
-		if (n < 0 || (size_t)n >= len - pos)
-			break;
-		pos += (size_t)n;
+	text[0] = '\0';
+	phase_seen(METRICS_PHASE_QUEUE_WAIT, ph->queue_ms, text, len, &pos);
+	phase_seen(METRICS_PHASE_ACQUIRE, ph->acquire_ms, text, len, &pos);
+	if (!ph->pooled) {
+		phase_seen(METRICS_PHASE_CREATE, ph->create_ms, text, len, &pos);
+		phase_seen(METRICS_PHASE_START, ph->attach_ms + ph->start_ms, text, len, &pos);
 	}
+	phase_seen(METRICS_PHASE_JOB_SENT, ph->send_ms, text, len, &pos);
+	phase_seen(METRICS_PHASE_RUN, ph->run_ms < wait ? ph->run_ms : wait, text, len, &pos);
+	phase_seen(METRICS_PHASE_COLLECT, ph->collect_ms < wait ? ph->collect_ms : wait, text, len,
+		   &pos);
+	text[len - 1] = '\0';
 }
 
 static void log_outcome(const char *exec_id, const struct exec_request *req,
-			const struct exec_result *res, const struct phases *p)
+			const struct exec_result *res, const char *phases)
 {
-	char phases[256];
 	struct log_fields f = { .exec_id = exec_id, .key = req->key,
 				.duration_ms = (double)res->duration_ms, .phases = phases };
 
-	phases_text(p, phases, sizeof(phases));
 	log_with(LOG_INFO, &f, "outcome=%s exit_code=%d success=%s timed_out=%s oom_killed=%s "
 		 "output_truncated=%s duration_ms=%ld files=%zu",
 		 metrics_outcome_name(outcome_of(0, res)), res->exit_code,
@@ -489,12 +495,11 @@ int executor_run(struct executor *ex, const struct exec_request *req,
 		.client_fd = client_fd, .stop_fd = ex->stop_fd,
 	};
 	struct sandbox_slot *slot = NULL;
+	long t0 = now_ms(), queue_ms, acquire_ms;
+	char phases[256] = "";
 	bool pooled;
-	double t = seconds_now();
-	struct phases ph;
 	int rc;
 
-	phases_init(&ph);
 	exec_id[0] = '\0';
 	pthread_mutex_lock(&ex->mu);
 	rc = admit(ex, err, errlen);
@@ -503,25 +508,19 @@ int executor_run(struct executor *ex, const struct exec_request *req,
 		metrics_execution(outcome_of(rc, res), req->key);
 		return rc;
 	}
-	phase_done(&ph, METRICS_PHASE_QUEUE_WAIT, seconds_now() - t);
+	queue_ms = now_ms() - t0;
 	if (client_gone(client_fd)) {
 		rc = -ECANCELED; /* it left while waiting in the queue */
 		(void)snprintf(err, errlen, "the client went away while queued");
 	} else {
-		t = seconds_now();
 		rc = get_slot(ex, &slot, &pooled, exec_id, err, errlen);
+		acquire_ms = now_ms() - t0 - queue_ms;
 		if (rc == 0) {
-			phase_done(&ph, METRICS_PHASE_ACQUIRE, seconds_now() - t);
-			if (!pooled) {
-				long create, attach, start;
-				sandbox_slot_timings(slot, &create, &attach, &start);
-				phase_done(&ph, METRICS_PHASE_CREATE, (double)create / 1e3);
-				phase_done(&ph, METRICS_PHASE_START, (double)(attach + start) / 1e3);
-			}
-			log_slot(slot, pooled);
-			t = seconds_now();
 			rc = sandbox_run(ex->sb, slot, &run, res, err, errlen);
-			phase_done(&ph, METRICS_PHASE_RUN, seconds_now() - t);
+			note_phases(&res->phases, slot, pooled, queue_ms, acquire_ms);
+			log_phases(exec_id, sandbox_slot_container(slot), &res->phases);
+			if (rc == 0)
+				observe_phases(&res->phases, phases, sizeof(phases));
 			discard_slot(ex, slot); /* removed after the answer, by the reaper */
 		}
 		pool_done(ex->pool);
@@ -546,7 +545,7 @@ int executor_run(struct executor *ex, const struct exec_request *req,
 	verdict(ex, &run, timeout_s, err, res);
 	metrics_observe_duration((double)res->duration_ms / 1e3);
 	metrics_execution(outcome_of(0, res), req->key);
-	log_outcome(exec_id, req, res, &ph);
+	log_outcome(exec_id, req, res, phases);
 	return 0;
 }
 
@@ -560,7 +559,7 @@ void executor_reconfigure(struct executor *ex, const struct config *cfg)
 		ex->head = w->next;
 		if (!ex->head)
 			ex->tail = NULL;
-		ex->queued--;
+		pool_set_queued(ex->pool, --ex->queued);
 		ex->running++;
 		w->granted = true;
 		pthread_cond_signal(&w->cv);

@@ -98,6 +98,7 @@ struct request_state {
 	struct auth *auth;          /* a reference, or NULL */
 	const struct auth_key *key; /* the caller's key, or NULL */
 	bool key_admitted;          /* auth_admit'ed: auth_release at the end */
+	struct timespec answered;   /* an execution's answer queued (tv_sec 0: none) */
 	char *body;            /* NUL-terminated, at most max_body_bytes */
 	size_t body_len;
 	size_t body_cap;
@@ -532,6 +533,8 @@ static enum MHD_Result dispatch(struct listener *lst, struct MHD_Connection *con
 	req.client_fd = ci ? ci->connect_fd : -1;
 	req.key = st->key ? auth_key_name(st->key) : NULL;
 	st->route->handler(srv->api, &req, &resp);
+	if (resp.execution_id[0])
+		(void)clock_gettime(CLOCK_MONOTONIC, &st->answered);
 	return send_response(srv, conn, method, path, st, &resp);
 }
 
@@ -590,9 +593,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct request_state *st = *con_cls;
 
 	(void)conn;
-	(void)toe;
 	if (!st)
 		return;
+	/* The answer of an execution written to the client: a phase. */
+	if (st->answered.tv_sec && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		metrics_observe_phase(METRICS_PHASE_ANSWER, ms_since(&st->answered) / 1e3);
 	if (st->key_admitted)
 		auth_release(st->key);
 	auth_unref(st->auth);

@@ -223,6 +223,11 @@ START_TEST(test_metrics_after_executions)
 		}
 		harness_sleep_ms(200);
 	}
+	/* the answers were written (the 422 is no execution) */
+	t = scrape(harness_daemon_port(d), NULL);
+	ck_assert_double_eq(metric(t, "codeexecd_execution_phase_seconds_count{phase=\"answer\"}"), 3);
+	ck_assert_double_eq(metric(t, "codeexecd_execution_phase_seconds_count{phase=\"run\"}"), 3);
+	free(t);
 	ck_assert_int_eq(harness_daemon_stop(d), 0);
 }
 END_TEST

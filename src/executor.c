@@ -386,7 +386,7 @@ static int get_slot(struct executor *ex, struct sandbox_slot **slot, bool *poole
 		return 0;
 	}
 	exec_id_new(exec_id);
-	int rc = sandbox_slot_open(ex->sb, exec_id, false, slot, err, errlen);
+	int rc = sandbox_slot_open(ex->sb, exec_id, false, -1, slot, err, errlen);
 	if (rc != 0 && *slot) {
 		discard_slot(ex, *slot); /* a container to remove later */
 		*slot = NULL;

@@ -21,7 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "codeexecd/log.h"
 #include "codeexecd/metrics.h"
@@ -49,6 +51,7 @@ struct pool {
 	int starting;              /* slots being opened now */
 	int running;               /* executions running now (take..done) */
 	atomic_int queued;         /* requests waiting for an execution slot */
+	int stop_fd;               /* eventfd, readable once stopping: preload waits end */
 	long backoff_until;        /* monotonic ms: no start before (engine trouble) */
 	long backoff;
 	int demand[DEMAND_SLOTS];  /* highest demand per slot of the window */
@@ -169,7 +172,7 @@ static void *filler_main(void *arg)
 		pthread_mutex_unlock(&p->mu);
 		struct sandbox_slot *slot = NULL;
 		exec_id_new(id);
-		int rc = sandbox_slot_open(p->sb, id, true, &slot, err, sizeof(err));
+		int rc = sandbox_slot_open(p->sb, id, true, p->stop_fd, &slot, err, sizeof(err));
 		pthread_mutex_lock(&p->mu);
 		p->starting--;
 		if (rc != 0) {
@@ -190,6 +193,8 @@ static void *filler_main(void *arg)
 		}
 		p->ready[p->n++] = slot;
 		metrics_gauge_set(METRICS_G_POOL_READY, (long)p->n);
+		log_debug(sandbox_slot_exec_id(slot), "pool: warm container %.12s ready, %zu ready",
+			  sandbox_slot_container(slot), p->n);
 	}
 	pthread_mutex_unlock(&p->mu);
 	return NULL;
@@ -209,7 +214,11 @@ int pool_create(struct pool **out, const struct config *cfg, struct sandbox *sb,
 	p->ctx = ctx;
 	/* Room for the largest pool a reload may ask for. */
 	p->ready = calloc(POOL_SIZE_MAX + 1, sizeof(*p->ready));
-	if (!p->ready) {
+	p->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (!p->ready || p->stop_fd < 0) {
+		if (p->stop_fd >= 0)
+			close(p->stop_fd);
+		free(p->ready);
 		free(p);
 		return -ENOMEM;
 	}
@@ -288,6 +297,7 @@ void pool_stop(struct pool *p)
 	p->stop = true;
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
+	(void)!eventfd_write(p->stop_fd, 1);
 	for (int i = 0; i < p->nfillers; i++)
 		pthread_join(p->fillers[i], NULL);
 	p->nfillers = 0;
@@ -331,6 +341,7 @@ void pool_destroy(struct pool *p)
 		return;
 	pool_stop(p);
 	free(p->ready);
+	close(p->stop_fd);
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
 	free(p);

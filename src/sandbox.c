@@ -323,7 +323,7 @@ static int create_container(struct sandbox *sb, struct sandbox_slot *slot, bool 
 	return rc;
 }
 
-int sandbox_slot_open(struct sandbox *sb, const char *exec_id, bool warm,
+int sandbox_slot_open(struct sandbox *sb, const char *exec_id, bool warm, int cancel_fd,
 		      struct sandbox_slot **out, char *err, size_t errlen)
 {
 	struct sandbox_slot *slot = calloc(1, sizeof(*slot));
@@ -348,7 +348,7 @@ int sandbox_slot_open(struct sandbox *sb, const char *exec_id, bool warm,
 	 * waits behind an import, and the pool can pace the imports' CPU. A
 	 * cold one's 'R' comes first in its run. */
 	if (rc == 0 && warm)
-		rc = sandbox_slot_wait_ready(slot, CXD_PRELOAD_WAIT_MS, err, errlen);
+		rc = sandbox_slot_wait_ready(slot, CXD_PRELOAD_WAIT_MS, cancel_fd, err, errlen);
 	slot->opened_ms = sandbox_now_ms();
 out:
 	*out = NULL;

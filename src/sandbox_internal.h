@@ -27,8 +27,9 @@ struct sandbox_slot {
 long sandbox_now_ms(void);
 
 /* Waits for the runner's 'R' record (it preloaded and waits for its job),
- * reading nothing past it. 0, or -ETIMEDOUT, -EPROTO, -EIO with err. */
-int sandbox_slot_wait_ready(struct sandbox_slot *slot, int timeout_ms, char *err,
+ * reading nothing past it; cancel_fd readable gives up (-1: none). 0, or
+ * -ETIMEDOUT, -ECANCELED, -EPROTO, -EIO with err. */
+int sandbox_slot_wait_ready(struct sandbox_slot *slot, int timeout_ms, int cancel_fd, char *err,
 			    size_t errlen);
 
 #endif

@@ -400,7 +400,8 @@ static void run_state_free(struct run_state *st)
 /* Reads exactly len bytes before the deadline: 0, -ETIMEDOUT, or -EIO
  * (the stream ended or failed). Never reads past len: what follows stays
  * in the stream for the run. */
-static int read_exact(struct docker_stream *s, uint8_t *buf, size_t len, long deadline)
+static int read_exact(struct docker_stream *s, uint8_t *buf, size_t len, long deadline,
+		      int cancel_fd)
 {
 	size_t have = 0;
 
@@ -415,9 +416,12 @@ static int read_exact(struct docker_stream *s, uint8_t *buf, size_t len, long de
 		long left = deadline - sandbox_now_ms();
 		if (left <= 0)
 			return -ETIMEDOUT;
-		struct pollfd p = { .fd = docker_stream_fd(s), .events = POLLIN };
-		if (poll(&p, 1, (int)(left > 60000 ? 60000 : left)) < 0 && errno != EINTR)
+		struct pollfd p[2] = { { .fd = docker_stream_fd(s), .events = POLLIN },
+				       { .fd = cancel_fd, .events = POLLIN } };
+		if (poll(p, 2, (int)(left > 60000 ? 60000 : left)) < 0 && errno != EINTR)
 			return -EIO;
+		if (p[1].revents & POLLIN)
+			return -ECANCELED;
 	}
 	return 0;
 }
@@ -444,7 +448,8 @@ static int parse_ready(struct sandbox_slot *slot, const uint8_t *data, size_t le
 	return 0;
 }
 
-int sandbox_slot_wait_ready(struct sandbox_slot *slot, int timeout_ms, char *err, size_t errlen)
+int sandbox_slot_wait_ready(struct sandbox_slot *slot, int timeout_ms, int cancel_fd, char *err,
+			    size_t errlen)
 {
 	long t0 = sandbox_now_ms(), deadline = t0 + timeout_ms;
 	uint8_t rec[5 + CXD_RECORD_STATUS_MAX], head[8], sink[4096];
@@ -457,7 +462,7 @@ int sandbox_slot_wait_ready(struct sandbox_slot *slot, int timeout_ms, char *err
 	while (rc == 0 && have < need) {
 		uint32_t size;
 
-		rc = read_exact(slot->stream, head, sizeof(head), deadline);
+		rc = read_exact(slot->stream, head, sizeof(head), deadline, cancel_fd);
 		if (rc != 0)
 			break;
 		size = be32(head + 4);
@@ -469,7 +474,7 @@ int sandbox_slot_wait_ready(struct sandbox_slot *slot, int timeout_ms, char *err
 			}
 			for (uint32_t left = size; rc == 0 && left > 0;) {
 				uint32_t n = left < sizeof(sink) ? left : (uint32_t)sizeof(sink);
-				rc = read_exact(slot->stream, sink, n, deadline);
+				rc = read_exact(slot->stream, sink, n, deadline, cancel_fd);
 				left -= n;
 			}
 			continue;
@@ -479,7 +484,7 @@ int sandbox_slot_wait_ready(struct sandbox_slot *slot, int timeout_ms, char *err
 			rc = -EPROTO;
 			break;
 		}
-		rc = read_exact(slot->stream, rec + have, size, deadline);
+		rc = read_exact(slot->stream, rec + have, size, deadline, cancel_fd);
 		have += size;
 		if (rc == 0 && have >= 5) {
 			need = 5 + (size_t)be32(rec + 1);
@@ -492,7 +497,8 @@ int sandbox_slot_wait_ready(struct sandbox_slot *slot, int timeout_ms, char *err
 	slot->ms_preload = sandbox_now_ms() - t0;
 	if (rc != 0)
 		(void)snprintf(err, errlen, "the sandbox's runner %s", rc == -ETIMEDOUT
-			       ? "was not ready in time (preloading)" : rc == -EPROTO
+			       ? "was not ready in time (preloading)" : rc == -ECANCELED
+			       ? "was given up (shutting down)" : rc == -EPROTO
 			       ? "broke the run protocol before its job" : "ended before its job");
 	return rc;
 }

@@ -35,13 +35,14 @@ int sandbox_cleanup_stale(struct sandbox *sb, int *removed, char *err, size_t er
 struct sandbox_slot;
 
 /* Creates, attaches to and starts a container labelled with exec_id. A
- * warm one (for the pool) imports execution.preload while it waits for its
- * job; a cold one (made for a request) runs the job at once.
+ * warm one (for the pool) imports execution.preload first: this returns
+ * once it has (or cancel_fd, -1 for none, became readable); a cold one
+ * (made for a request) runs the job at once.
  * -ENOENT: the image is missing. On failure *out is NULL, or, when a
  * container was created and could not be removed (the engine went away), a
  * slot that is not usable and whose container the caller must still have
  * removed, like any other. */
-int sandbox_slot_open(struct sandbox *sb, const char *exec_id, bool warm,
+int sandbox_slot_open(struct sandbox *sb, const char *exec_id, bool warm, int cancel_fd,
 		      struct sandbox_slot **out, char *err, size_t errlen);
 /* False when the container died or the engine closed the stream. */
 bool sandbox_slot_usable(const struct sandbox_slot *slot);

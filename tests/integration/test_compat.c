@@ -47,12 +47,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char label[256], inst[160];
-
-	ck_assert_int_eq(harness_daemon_instance(daemon_, inst, sizeof(inst)), 0);
-	ck_assert_int_eq(harness_daemon_stop(daemon_), 0);
-	(void)snprintf(label, sizeof(label), "io.codeexecd.instance=%s", inst);
-	ck_assert_int_eq(harness_docker_count_labelled(label), 0);
+	ck_assert_int_eq(harness_daemon_stop_clean(daemon_), 0);
 }
 
 /* --- the old service's rules ------------------------------------------------ */

@@ -35,13 +35,10 @@ static void start_with(const char *yaml)
 
 static void stop_checked(void)
 {
-	char label[256], inst[160];
+	struct harness_daemon *d = daemon_;
 
-	ck_assert_int_eq(harness_daemon_instance(daemon_, inst, sizeof(inst)), 0);
-	ck_assert_int_eq(harness_daemon_stop(daemon_), 0);
 	daemon_ = NULL;
-	(void)snprintf(label, sizeof(label), "io.codeexecd.instance=%s", inst);
-	ck_assert_int_eq(harness_docker_count_labelled(label), 0);
+	ck_assert_int_eq(harness_daemon_stop_clean(d), 0);
 }
 
 /* POSTs code (a JSON string literal's content) with an optional extra JSON

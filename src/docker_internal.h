@@ -25,6 +25,7 @@ struct docker {
 	char *tls_ca;       /* https only: the files from DOCKER_CERT_PATH */
 	char *tls_cert;
 	char *tls_key;
+	char *tls_dir;      /* the directory they are in, for messages */
 	long timeout_ms;    /* each ordinary call */
 	pthread_mutex_t lock;       /* serialises fixing the version */
 	atomic_bool negotiated;     /* version is set and never changes again */

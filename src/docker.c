@@ -180,8 +180,8 @@ static bool is_tls_failure(CURLcode cc, const char *why)
 }
 
 /* A TLS failure said in terms of the configuration: which file is missing,
- * whose certificate was refused. Files: -EINVAL; the rest: -EHOSTUNREACH
- * (the engine cannot be used until the certificates are put right). */
+ * whose certificate was refused. -EHOSTUNREACH: the engine cannot be used
+ * until the files are put right (they are read again at each connection). */
 static int tls_error(const struct docker *d, CURLcode cc, const char *why, char *err,
 		     size_t errlen)
 {
@@ -192,14 +192,14 @@ static int tls_error(const struct docker *d, CURLcode cc, const char *why, char 
 			docker_set_err(err, errlen, "TLS to the Docker engine at %s: cannot read %s "
 				       "(docker.cert_path, DOCKER_CERT_PATH): %s", d->endpoint,
 				       files[i], strerror(errno));
-			return -EINVAL;
+			return -EHOSTUNREACH;
 		}
 	}
 	if (cc == CURLE_SSL_CERTPROBLEM || cc == CURLE_SSL_CACERT_BADFILE) {
 		docker_set_err(err, errlen, "TLS to the Docker engine at %s: unusable files in %s "
 			       "(docker.cert_path, DOCKER_CERT_PATH): %s", d->endpoint, d->tls_dir,
 			       why);
-		return -EINVAL;
+		return -EHOSTUNREACH;
 	}
 	if (cc == CURLE_PEER_FAILED_VERIFICATION)
 		docker_set_err(err, errlen, "TLS to the Docker engine at %s: the engine's "
@@ -207,7 +207,8 @@ static int tls_error(const struct docker *d, CURLcode cc, const char *why, char 
 			       why);
 	else
 		docker_set_err(err, errlen, "TLS to the Docker engine at %s failed; the engine "
-			       "may have refused the client certificate %s: %s", d->endpoint,
+			       "may have refused the client certificate %s (expired, or not "
+			       "signed by the CA the engine trusts): %s", d->endpoint,
 			       d->tls_cert, why);
 	return -EHOSTUNREACH;
 }

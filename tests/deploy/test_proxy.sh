@@ -52,7 +52,7 @@ ok "the proxy refused none of codeexecd's calls (attach included)"
 
 # A 60 s execution and a timeout, through the proxy.
 port=$(free_port)
-codeexecd_start svc "$port" DOCKER_HOST="$proxy" -- --set execution.pool_size=1 \
+codeexecd_start svc "$port" DOCKER_HOST="$proxy" -- --set execution.pool_size=0 \
     --set docker.pull_missing_image=true
 base=http://127.0.0.1:$port
 wait_for 30 curl -sf "$base/ready" || { cat "$WORK/svc.log" >&2; fail "codeexecd not ready"; }
@@ -67,7 +67,8 @@ body=$(expect_status 200 POST "$base/execute" \
     || fail "timeout: $body"
 ok "a timeout through the proxy"
 
-# The image removed at runtime (another name keeps the layers). The engine
+# The image removed at runtime (another name keeps the layers); no pool, so
+# the next execution needs the image. The engine
 # has no registry: the pull fails fast, clearly; a re-tag recovers.
 export DOCKER_HOST=unix://$sock
 docker tag "$SANDBOX_IMAGE" codeexecd-deploy-keep:latest

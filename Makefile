@@ -117,6 +117,16 @@ check-e2e: $(BUILD)/codeexecd
 	@CODEEXECD_BIN=$(abspath $(BUILD)/codeexecd) CODEEXECD_TEST_IMAGE=$(IMAGE) \
 	    tests/e2e/run.sh
 
+# Deployment tests (tests/deploy): the service image, the socket proxy, TLS
+# engines, replicas behind nginx. About 15 minutes; not part of `make check`.
+check-deploy:
+	@scripts/setup-deps.sh deploy
+	@$(MAKE) --no-print-directory image service-image
+	@$(MAKE) --no-print-directory all $(BUILD)/tests/integ_test_sandbox
+	@CODEEXECD_BIN=$(abspath $(BUILD)/codeexecd) CODEEXECD_TEST_IMAGE=$(IMAGE) \
+	    SERVICE_IMAGE=$(SERVICE_IMAGE) INTEG_SANDBOX=$(abspath $(BUILD)/tests/integ_test_sandbox) \
+	    tests/deploy/run.sh $(DEPLOY_TESTS)
+
 run: deps
 	@$(MAKE) --no-print-directory image all
 	exec $(BUILD)/codeexecd --host 127.0.0.1 --port 8080 --set docker.image=$(IMAGE)

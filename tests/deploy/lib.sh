@@ -78,7 +78,8 @@ engine_start() {
     local dir=$WORK/$name
     mkdir -p "$dir/data" "$dir/exec"
     [ -f "$dir/daemon.json" ] || echo '{}' > "$dir/daemon.json"
-    printf '%s\n' "$@" > "$dir/args"
+    : > "$dir/args"
+    [ $# -eq 0 ] || printf '%s\n' "$@" > "$dir/args"
     setsid dockerd --host "unix://$dir/docker.sock" --data-root "$dir/data" \
         --exec-root "$dir/exec" --pidfile "$dir/docker.pid" --config-file "$dir/daemon.json" \
         --iptables=false --ip-masq=false --bridge=none --cgroup-parent "codeexecd-deploy-$name-$$" \

@@ -5,8 +5,12 @@ success), statuses, failures (first 10), req_per_s, and, per request, its
 start time (seconds since the run began) and status, for timelines.
 
     load.py URL CONCURRENCY SECONDS [CODE]
+
+With LOAD_STOP_FILE set, the clients also stop (after their request in
+flight) as soon as that file exists.
 """
 import json
+import os
 import sys
 import threading
 import time
@@ -23,8 +27,10 @@ def main():
     t0 = time.monotonic()
     stop = t0 + secs
 
+    stop_file = os.environ.get("LOAD_STOP_FILE")
+
     def client():
-        while time.monotonic() < stop:
+        while time.monotonic() < stop and not (stop_file and os.path.exists(stop_file)):
             start = time.monotonic()
             status, good, text = 0, False, ""
             req = urllib.request.Request(url, data=body,

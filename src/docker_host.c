@@ -1,6 +1,6 @@
 /* The Docker client's transport set-up: DOCKER_HOST (unix:// or tcp://), TLS
- * (struct docker_tls: the CLI's DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, which
- * the configuration maps to docker.tls_verify and docker.cert_path), and the handle's life
+ * (struct docker_tls: docker.tls_verify and docker.cert_path, the CLI's
+ * DOCKER_TLS_VERIFY and DOCKER_CERT_PATH), and the handle's life
  * (docker_open, docker_close). The calls are in docker.c and
  * docker_stream.c; this file needs no curl_*. */
 #include "codeexecd/docker.h"

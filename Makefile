@@ -119,9 +119,11 @@ check-e2e: $(BUILD)/codeexecd
 
 # Deployment tests (tests/deploy): the service image, the socket proxy, TLS
 # engines, replicas behind nginx. About 15 minutes; not part of `make check`.
+# Uses the sandbox image IMAGE as it is (make image builds it) and builds
+# the service image SERVICE_IMAGE.
 check-deploy:
 	@scripts/setup-deps.sh deploy
-	@$(MAKE) --no-print-directory image service-image
+	@$(MAKE) --no-print-directory service-image
 	@$(MAKE) --no-print-directory all $(BUILD)/tests/integ_test_sandbox
 	@CODEEXECD_BIN=$(abspath $(BUILD)/codeexecd) CODEEXECD_TEST_IMAGE=$(IMAGE) \
 	    SERVICE_IMAGE=$(SERVICE_IMAGE) INTEG_SANDBOX=$(abspath $(BUILD)/tests/integ_test_sandbox) \

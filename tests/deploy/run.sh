@@ -20,6 +20,10 @@ for tool in haproxy nginx docker-compose openssl dockerd python3; do
 done
 export PATH=$PATH:/usr/sbin
 
+image=${CODEEXECD_TEST_IMAGE:-python-sandbox:latest}
+docker image inspect "$image" >/dev/null 2>&1 || {
+    echo "check-deploy: the sandbox image $image is missing (make image)" >&2; exit 1; }
+
 docker-compose -f "$repo/deploy/compose.yaml" config -q
 echo "== deploy: compose.yaml valid (docker-compose config)"
 

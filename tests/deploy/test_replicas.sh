@@ -87,8 +87,12 @@ t0=$(date +%s.%N)
 direct=$(http POST "http://127.0.0.1:$pb/execute" '{"code": "print(1)"}')
 took=$(python3 -c "import time; print(round(time.time() - $t0, 2))")
 [ "${direct%% *}" = 503 ] || fail "replica b with its engine down: ${direct:0:300}"
-python3 -c "import sys; sys.exit(0 if $took < 10 else 1)" || fail "replica b took $took s to answer 503"
-log "replica b answers 503 in $took s while its engine is down"
+# The daemon's own time for that answer (its log line), apart from the
+# client's start-up on a loaded machine.
+ms=$(grep -a 'POST /execute 503' "$WORK/rb.log" | tail -n 1 | grep -o '503 [0-9.]*ms' | grep -o '[0-9.]*ms')
+python3 -c "import sys; sys.exit(0 if float('${ms%ms}' or 1e9) < 1000 else 1)" \
+    || fail "replica b took ${ms:-?} to answer 503"
+log "replica b answers 503 in $ms (the client saw it after $took s) while its engine is down"
 sleep 5
 lines_before=$(grep -c 'POST /execute 200' "$WORK/rb.log" || true)
 engine_restart b

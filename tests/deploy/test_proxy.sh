@@ -38,12 +38,18 @@ done
 ok "the proxy refuses exec, archive, volumes, networks, version, info, build and the rest"
 
 # The sandbox suite's main cases, the daemon going through the proxy.
+# A failure there is reported at the end, after the checks below.
 start=$SECONDS
+suite_failed=0
 DOCKER_HOST=$proxy CODEEXECD_BIN=$CODEEXECD_BIN CODEEXECD_TEST_IMAGE=$SANDBOX_IMAGE \
-    CK_RUN_CASE=run "$INTEG_SANDBOX" > "$WORK/sandbox-suite.log" 2>&1 \
-    || { cat "$WORK/sandbox-suite.log" >&2; fail "the sandbox suite through the proxy"; }
+    CK_RUN_CASE=run "$INTEG_SANDBOX" > "$WORK/sandbox-suite.log" 2>&1 || suite_failed=1
 grep -E '^[0-9]+%: Checks' "$WORK/sandbox-suite.log" >&2
-ok "sandbox suite (case run) through the proxy in $((SECONDS - start)) s"
+if [ "$suite_failed" = 0 ]; then
+    ok "sandbox suite (case run) through the proxy in $((SECONDS - start)) s"
+else
+    grep -E ':[FE]:' "$WORK/sandbox-suite.log" >&2 || cat "$WORK/sandbox-suite.log" >&2
+    log "the sandbox suite failed through the proxy (details above); going on"
+fi
 grep -q ' 101 ' "$WORK/haproxy.log" || fail "no attach (101 Switching Protocols) went through the proxy"
 denied=$(grep -c 'PR--' "$WORK/haproxy.log" || true)
 [ "$denied" -eq "$probes" ] \
@@ -96,3 +102,4 @@ codeexecd_stop svc || fail "codeexecd did not stop cleanly"
 left=$(curl -s --unix-socket "$sock" 'http://docker/containers/json?all=1' | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 [ "$left" = 0 ] || fail "$left container(s) left on the engine"
 ok "no container left"
+[ "$suite_failed" = 0 ] || fail "the sandbox suite (case run) through the proxy"

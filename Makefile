@@ -118,7 +118,7 @@ check-e2e: $(BUILD)/codeexecd
 	    tests/e2e/run.sh
 
 # Deployment tests (tests/deploy): the service image, the socket proxy, TLS
-# engines, replicas behind nginx. About 15 minutes; not part of `make check`.
+# engines, replicas behind nginx. About 20 minutes; not part of `make check`.
 # Uses the sandbox image IMAGE as it is (make image builds it) and builds
 # the service image SERVICE_IMAGE.
 check-deploy:

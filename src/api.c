@@ -7,6 +7,7 @@
  * file), codeexecd refuses it. */
 #include <errno.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "codeexecd/base64.h"
 #include "codeexecd/executor.h"
 #include "codeexecd/log.h"
+#include "codeexecd/metrics.h"
 #include "codeexecd/utf8.h"
 
 #define SERVICE_NAME "Ayunis Code Execution Service"
@@ -520,7 +522,7 @@ void api_execute(void *ctx, const struct http_request *req, struct http_response
 	char err[CXD_ERR_MAX] = "", id[CXD_EXEC_ID_LEN + 1];
 	int rc;
 
-	if (api_parse_execute(req->body, req->body_len, api->cfg, &er, &errors) != 0) {
+	if (api_parse_execute(req->body, req->body_len, atomic_load(&api->cfg), &er, &errors) != 0) {
 		if (!errors) {
 			http_response_detail(resp, 500, "Out of memory");
 			return;
@@ -528,6 +530,7 @@ void api_execute(void *ctx, const struct http_request *req, struct http_response
 		respond_validation(resp, errors);
 		return;
 	}
+	er.key = req->key;
 	rc = executor_run(api->executor, &er, id, req->client_fd, &res, err, sizeof(err));
 	exec_request_free(&er);
 	memcpy(resp->execution_id, id, sizeof(id));
@@ -599,4 +602,20 @@ void api_root(void *ctx, const struct http_request *req, struct http_response *r
 	(void)ctx;
 	(void)req;
 	http_response_static(resp, 200, JSON, body, sizeof(body) - 1);
+}
+
+void api_metrics(void *ctx, const struct http_request *req, struct http_response *resp)
+{
+	size_t len = 0;
+	char *text = metrics_render(&len);
+
+	(void)ctx;
+	(void)req;
+	if (!text) {
+		http_response_detail(resp, 500, "Out of memory");
+		return;
+	}
+	/* The version of the text exposition format Prometheus asks for. */
+	http_response_take(resp, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+	resp->cache_control = "no-store";
 }

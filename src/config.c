@@ -50,12 +50,16 @@ static const struct config_key keys[] = {
 	    NULL),
 	NUM(SIZE, server.max_body_bytes, CXD_KIB, GIB, CXD_BODY_MAX_DEFAULT, NULL),
 	LIST(server.cors_origins, CXD_CORS_ORIGINS_MAX, "*"),
+	NUM(BOOL, server.metrics, 0, 1, 1, NULL),
+	STR(server.metrics_listen, 0, "", NULL),
 	STR(docker.host, 0, "", "DOCKER_HOST"),
 	STR(docker.image, 1, "python-sandbox:latest", "DOCKER_IMAGE"),
 	STR(docker.runtime, 0, "", NULL),
 	STR(docker.seccomp_profile, 0, "", NULL),
 	NUM(BOOL, docker.pull_missing_image, 0, 1, 1, NULL),
 	NUM(INT, docker.pull_timeout_seconds, 1, 3600, 300, NULL),
+	NUM(BOOL, docker.tls_verify, 0, 1, 0, "DOCKER_TLS_VERIFY"),
+	STR(docker.cert_path, 0, "", "DOCKER_CERT_PATH"),
 	NUM(INT, docker.api_timeout_seconds, 1, 600, 30, NULL),
 	NUM(INT, execution.timeout_seconds, 1, 86400, 60, "EXECUTION_TIMEOUT"),
 	NUM(INT, execution.max_timeout_seconds, 1, 86400, 300, NULL),
@@ -91,11 +95,23 @@ static const struct config_key keys[] = {
 	LIST(output.allow, CXD_INCLUDE_PATTERNS_MAX, "*"),
 	ENUM(log.level, log_levels, LOG_INFO),
 	ENUM(log.format, log_formats, LOG_FORMAT_TEXT),
+	STR(auth.keys_file, 0, "", NULL),
+	NUM(BOOL, auth.protect_docs, 0, 1, 0, NULL),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
 static const char *const sections[] = {
-	"server", "docker", "execution", "limits", "request", "output", "log",
+	"server", "docker", "execution", "limits", "request", "output", "log", "auth",
+};
+
+/* Keys read once at start-up: a reload keeps their old value and says that
+ * a restart is needed. The rest take effect at the next request or run. */
+static const char *const restart_keys[] = {
+	"server.host", "server.port", "server.max_connections", "server.max_connections_per_ip",
+	"server.idle_timeout_seconds", "server.header_memory_bytes", "server.metrics",
+	"server.metrics_listen", "docker.host", "docker.tls_verify", "docker.cert_path",
+	"docker.api_timeout_seconds", "server.instance_id", "server.state_dir",
+	"docker.seccomp_profile",
 };
 #define NSECTIONS ((int)(sizeof sections / sizeof sections[0]))
 
@@ -238,6 +254,8 @@ int config_apply_env(struct config *cfg, char *const *envp, char *err, size_t er
 		if (!text && k->alias) {
 			used = k->alias;
 			text = env_find(envp, used);
+			if (text && text[0] == '\0')	/* DOCKER_TLS_VERIFY= means off */
+				text = NULL;
 		}
 		if (text && config_key_set(&next, k, text, body, sizeof body) < 0) {
 			(void)snprintf(err, errlen, "environment %s: %s", used, body);
@@ -679,4 +697,51 @@ void config_print(const struct config *cfg, FILE *out)
 		(void)fprintf(out, "\n# codeexecd: the configuration could not be written as "
 			      "YAML (a value that is not UTF-8?)\n");
 	yaml_emitter_delete(&em);
+}
+
+/* --- reload --------------------------------------------------------------- */
+
+static bool needs_restart(const struct config_key *k)
+{
+	for (size_t i = 0; i < sizeof restart_keys / sizeof restart_keys[0]; i++)
+		if (strcmp(restart_keys[i], k->name) == 0)
+			return true;
+	return false;
+}
+
+static bool same_value(const struct config *a, const struct config *b,
+		       const struct config_key *k)
+{
+	char ta[CXD_CONFIG_STRING_MAX + 1], tb[CXD_CONFIG_STRING_MAX + 1];
+	const struct string_list *la, *lb;
+
+	if (k->type != CONFIG_KEY_LIST) {
+		config_key_text(a, k, ta, sizeof ta);
+		config_key_text(b, k, tb, sizeof tb);
+		return strcmp(ta, tb) == 0;
+	}
+	la = config_key_field(a, k);
+	lb = config_key_field(b, k);
+	if (la->n != lb->n)
+		return false;
+	for (size_t i = 0; i < la->n; i++)
+		if (strncmp(la->items[i], lb->items[i], CXD_PATTERN_MAX) != 0)
+			return false;
+	return true;
+}
+
+void config_diff(const struct config *a, const struct config *b,
+		 void (*fn)(const char *key, bool needs_restart, void *ctx), void *ctx)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (!same_value(a, b, &keys[i]))
+			fn(keys[i].name, needs_restart(&keys[i]), ctx);
+}
+
+void config_keep_restart_keys(struct config *next, const struct config *cur)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (needs_restart(&keys[i]))
+			memcpy((char *)next + keys[i].offset, (const char *)cur + keys[i].offset,
+			       keys[i].size);
 }

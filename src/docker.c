@@ -5,6 +5,7 @@
  * The only module, with docker_stream.c, that calls curl_*;
  * docker_global_init() is called once by main() before threads. */
 #include "codeexecd/docker.h"
+#include "codeexecd/metrics.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -114,6 +116,10 @@ int docker_engine_error(long status, const char *body, const char *what, char *e
 
 	docker_engine_text(body, status, text, sizeof(text));
 	docker_set_err(err, errlen, "%s: %s", what, text);
+	if (status >= 500)
+		metrics_engine_error(METRICS_EE_SERVER);
+	else if (status != 404 && status != 409 && status != 304)
+		metrics_engine_error(METRICS_EE_CLIENT);
 	return status == 404 ? -ENOENT : -EIO;
 }
 
@@ -171,6 +177,47 @@ CURL *docker_easy_new(const struct docker *d, char errbuf[CURL_ERROR_SIZE])
 	return h;
 }
 
+static bool is_tls_failure(CURLcode cc, const char *why)
+{
+	return cc == CURLE_SSL_CERTPROBLEM || cc == CURLE_SSL_CACERT_BADFILE ||
+	       cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CONNECT_ERROR ||
+	       ((cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR) && strstr(why, "SSL"));
+}
+
+/* A TLS failure said in terms of the configuration: which file is missing,
+ * whose certificate was refused. -EHOSTUNREACH: the engine cannot be used
+ * until the files are put right (they are read again at each connection). */
+static int tls_error(const struct docker *d, CURLcode cc, const char *why, char *err,
+		     size_t errlen)
+{
+	const char *const files[] = { d->tls_ca, d->tls_cert, d->tls_key };
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		if (access(files[i], R_OK) != 0) {
+			docker_set_err(err, errlen, "TLS to the Docker engine at %s: cannot read %s "
+				       "(docker.cert_path, DOCKER_CERT_PATH): %s", d->endpoint,
+				       files[i], strerror(errno));
+			return -EHOSTUNREACH;
+		}
+	}
+	if (cc == CURLE_SSL_CERTPROBLEM || cc == CURLE_SSL_CACERT_BADFILE) {
+		docker_set_err(err, errlen, "TLS to the Docker engine at %s: unusable files in %s "
+			       "(docker.cert_path, DOCKER_CERT_PATH): %s", d->endpoint, d->tls_dir,
+			       why);
+		return -EHOSTUNREACH;
+	}
+	if (cc == CURLE_PEER_FAILED_VERIFICATION)
+		docker_set_err(err, errlen, "TLS to the Docker engine at %s: the engine's "
+			       "certificate does not verify against %s: %s", d->endpoint, d->tls_ca,
+			       why);
+	else
+		docker_set_err(err, errlen, "TLS to the Docker engine at %s failed; the engine "
+			       "may have refused the client certificate %s (expired, or not "
+			       "signed by the CA the engine trusts): %s", d->endpoint,
+			       d->tls_cert, why);
+	return -EHOSTUNREACH;
+}
+
 int docker_transport_error(const struct docker *d, CURL *h, CURLcode cc, const char *errbuf,
 			   const struct docker_body *b, char *err, size_t errlen)
 {
@@ -191,11 +238,8 @@ int docker_transport_error(const struct docker *d, CURL *h, CURLcode cc, const c
 			       "read: %s", d->endpoint, why);
 		return -EPROTO;
 	}
-	if (cc == CURLE_SSL_CERTPROBLEM || cc == CURLE_SSL_CACERT_BADFILE) {
-		docker_set_err(err, errlen, "TLS to the Docker engine at %s (DOCKER_CERT_PATH): %s",
-			       d->endpoint, why);
-		return -EINVAL;
-	}
+	if (d->tls_ca && is_tls_failure(cc, why))
+		return tls_error(d, cc, why, err, errlen);
 	/* curl names a unix socket "docker port 80": say what the socket said */
 	if (d->socket_path && cc == CURLE_COULDNT_CONNECT &&
 	    curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno) == CURLE_OK && os_errno != 0) {
@@ -205,6 +249,16 @@ int docker_transport_error(const struct docker *d, CURL *h, CURLcode cc, const c
 	}
 	docker_set_err(err, errlen, "Docker engine at %s does not answer: %s", d->endpoint, why);
 	return -EHOSTUNREACH;
+}
+
+/* The metrics kind of a failed call. */
+static enum metrics_engine_error engine_error_kind(CURLcode cc, int rc)
+{
+	if (rc == -ETIMEDOUT || cc == CURLE_OPERATION_TIMEDOUT)
+		return METRICS_EE_TIMEOUT;
+	if (rc == -EPROTO)
+		return METRICS_EE_PROTOCOL;
+	return METRICS_EE_UNREACHABLE;
 }
 
 /* Sets the method and body; *hdrs receives a list the caller frees. */
@@ -297,6 +351,8 @@ int docker_perform(struct docker *d, const struct docker_call *c, struct docker_
 	} else {
 		read_api_version(h, r);
 	}
+	if (rc != 0 && rc != -ENOMEM)
+		metrics_engine_error(engine_error_kind(cc, rc));
 out:
 	curl_slist_free_all(hdrs);
 	curl_easy_cleanup(h);

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 
 #include "codeexecd/executor.h"
 #include "codeexecd/log.h"
+#include "codeexecd/metrics.h"
 #include "codeexecd/pool.h"
 #include "codeexecd/utf8.h"
 
@@ -44,7 +46,7 @@ struct reap_item {
 };
 
 struct executor {
-	const struct config *cfg;
+	const struct config *_Atomic cfg; /* replaced by executor_reconfigure */
 	struct sandbox *sb;
 	struct pool *pool;
 	int stop_fd;                 /* eventfd: readable once runs must end */
@@ -75,6 +77,13 @@ static long now_ms(void)
 
 	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* The running and queued gauges; mu held. */
+static void publish_load(const struct executor *ex)
+{
+	metrics_gauge_set(METRICS_G_RUNNING, ex->running);
+	metrics_gauge_set(METRICS_G_QUEUED, ex->queued);
 }
 
 /* Condition variables here wait against CLOCK_MONOTONIC deadlines. */
@@ -141,6 +150,8 @@ static void *reaper_main(void *arg)
 		int rc = sandbox_remove(ex->sb, it->id, err, sizeof(err));
 		pthread_mutex_lock(&ex->mu);
 		if (rc == 0) {
+			metrics_observe_phase(METRICS_PHASE_REMOVE, (double)(now_ms() - t0) / 1e3);
+			metrics_count(METRICS_C_CONTAINERS_REMOVED);
 			log_debug(it->exec_id, "container %.12s removed in %ld ms (%ld ms after the run)",
 				  it->id, now_ms() - t0, now_ms() - it->queued_at);
 			free(it);
@@ -232,6 +243,7 @@ static int admit(struct executor *ex, char *err, size_t errlen)
 	}
 	if (ex->running < ex->cfg->execution.max_concurrent && !ex->head) {
 		ex->running++;
+		publish_load(ex);
 		return 0;
 	}
 	if (ex->queued >= ex->cfg->execution.queue_size) {
@@ -247,6 +259,7 @@ static int admit(struct executor *ex, char *err, size_t errlen)
 		ex->head = &w;
 	ex->tail = &w;
 	pool_set_queued(ex->pool, ++ex->queued);
+	publish_load(ex);
 	(void)clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += ex->cfg->execution.queue_timeout_seconds;
 	while (!w.granted && !ex->stopping && rc != ETIMEDOUT)
@@ -263,6 +276,7 @@ static int admit(struct executor *ex, char *err, size_t errlen)
 		if (ex->tail == &w)
 			ex->tail = prev;
 		pool_set_queued(ex->pool, --ex->queued);
+		publish_load(ex);
 	}
 	pthread_cond_destroy(&w.cv);
 	if (w.granted)
@@ -286,11 +300,13 @@ static void release(struct executor *ex)
 		if (!ex->head)
 			ex->tail = NULL;
 		pool_set_queued(ex->pool, --ex->queued);
+		publish_load(ex);
 		w->granted = true; /* the slot passes on: running is unchanged */
 		pthread_cond_signal(&w->cv);
 		return;
 	}
 	ex->running--;
+	publish_load(ex);
 	pthread_cond_broadcast(&ex->idle_cv);
 }
 
@@ -407,27 +423,89 @@ static void log_phases(const char *exec_id, const char *container, const struct 
 		  ph->preload_ms, ph->send_ms, ph->run_ms, ph->collect_ms, ph->wait_ms);
 }
 
-static void log_outcome(const char *exec_id, const struct exec_result *res)
+static enum metrics_outcome outcome_of(int rc, const struct exec_result *res)
 {
-	log_info(exec_id, "exit_code=%d success=%s timed_out=%s oom_killed=%s "
+	if (rc == -EAGAIN || rc == -ETIMEDOUT)
+		return METRICS_OUT_REJECTED;
+	if (rc == -ECANCELED || rc == -ESHUTDOWN)
+		return METRICS_OUT_CANCELLED;
+	if (rc != 0)
+		return METRICS_OUT_ENGINE_FAILURE;
+	if (res->timed_out)
+		return METRICS_OUT_TIMEOUT;
+	if (res->oom_killed)
+		return METRICS_OUT_OOM;
+	if (res->output_truncated && res->exit_code == -1)
+		return METRICS_OUT_TRUNCATED;
+	return res->success ? METRICS_OUT_SUCCESS : METRICS_OUT_ERROR;
+}
+
+/* Appends "name=ms" to the phases text (when it fits) and records it. */
+static void phase_seen(enum metrics_phase p, long ms, char *text, size_t len, size_t *pos)
+{
+	int n;
+
+	if (ms < 0)
+		ms = 0;
+	metrics_observe_phase(p, (double)ms / 1e3);
+	if (*pos >= len)
+		return;
+	n = snprintf(text + *pos, len - *pos, "%s%s=%ld", *pos ? "," : "", metrics_phase_name(p),
+		     ms);
+	if (n > 0)
+		*pos = (size_t)n >= len - *pos ? len : *pos + (size_t)n;
+}
+
+/* The phases of a run into the metrics and a log field. The runner's own
+ * figures (run, collect) are capped by what the daemon measured around
+ * them (job sent to status), as they are hostile data. */
+static void observe_phases(const struct exec_phases *ph, char *text, size_t len)
+{
+	long wait = ph->wait_ms > 0 ? ph->wait_ms : 0;
+	size_t pos = 0;
+
+	text[0] = '\0';
+	phase_seen(METRICS_PHASE_QUEUE_WAIT, ph->queue_ms, text, len, &pos);
+	phase_seen(METRICS_PHASE_ACQUIRE, ph->acquire_ms, text, len, &pos);
+	if (!ph->pooled) {
+		phase_seen(METRICS_PHASE_CREATE, ph->create_ms, text, len, &pos);
+		phase_seen(METRICS_PHASE_START, ph->attach_ms + ph->start_ms, text, len, &pos);
+	}
+	phase_seen(METRICS_PHASE_JOB_SENT, ph->send_ms, text, len, &pos);
+	phase_seen(METRICS_PHASE_RUN, ph->run_ms < wait ? ph->run_ms : wait, text, len, &pos);
+	phase_seen(METRICS_PHASE_COLLECT, ph->collect_ms < wait ? ph->collect_ms : wait, text, len,
+		   &pos);
+	text[len - 1] = '\0';
+}
+
+static void log_outcome(const char *exec_id, const struct exec_request *req,
+			const struct exec_result *res, const char *phases)
+{
+	struct log_fields f = { .exec_id = exec_id, .key = req->key,
+				.duration_ms = (double)res->duration_ms, .phases = phases };
+
+	log_with(LOG_INFO, &f, "outcome=%s exit_code=%d success=%s timed_out=%s oom_killed=%s "
 		 "output_truncated=%s duration_ms=%ld files=%zu",
-		 res->exit_code, res->success ? "true" : "false",
-		 res->timed_out ? "true" : "false", res->oom_killed ? "true" : "false",
-		 res->output_truncated ? "true" : "false", res->duration_ms, res->nfiles);
+		 metrics_outcome_name(outcome_of(0, res)), res->exit_code,
+		 res->success ? "true" : "false", res->timed_out ? "true" : "false",
+		 res->oom_killed ? "true" : "false", res->output_truncated ? "true" : "false",
+		 res->duration_ms, res->nfiles);
 }
 
 int executor_run(struct executor *ex, const struct exec_request *req,
 		 char exec_id[CXD_EXEC_ID_LEN + 1], int client_fd, struct exec_result *res,
 		 char *err, size_t errlen)
 {
+	const struct config *cfg = atomic_load(&ex->cfg);
 	int timeout_s = req->timeout_seconds > 0 ? req->timeout_seconds
-						 : ex->cfg->execution.timeout_seconds;
+						 : cfg->execution.timeout_seconds;
 	struct sandbox_run run = {
 		.req = req, .timeout_ms = timeout_s * 1000,
 		.client_fd = client_fd, .stop_fd = ex->stop_fd,
 	};
 	struct sandbox_slot *slot = NULL;
 	long t0 = now_ms(), queue_ms, acquire_ms;
+	char phases[256] = "";
 	bool pooled;
 	int rc;
 
@@ -435,8 +513,10 @@ int executor_run(struct executor *ex, const struct exec_request *req,
 	pthread_mutex_lock(&ex->mu);
 	rc = admit(ex, err, errlen);
 	pthread_mutex_unlock(&ex->mu);
-	if (rc != 0)
+	if (rc != 0) {
+		metrics_execution(outcome_of(rc, res), req->key);
 		return rc;
+	}
 	queue_ms = now_ms() - t0;
 	if (client_gone(client_fd)) {
 		rc = -ECANCELED; /* it left while waiting in the queue */
@@ -448,6 +528,8 @@ int executor_run(struct executor *ex, const struct exec_request *req,
 			rc = sandbox_run(ex->sb, slot, &run, res, err, errlen);
 			note_phases(&res->phases, slot, pooled, queue_ms, acquire_ms);
 			log_phases(exec_id, sandbox_slot_container(slot), &res->phases);
+			if (rc == 0)
+				observe_phases(&res->phases, phases, sizeof(phases));
 			discard_slot(ex, slot); /* removed after the answer, by the reaper */
 		}
 		pool_done(ex->pool);
@@ -456,8 +538,10 @@ int executor_run(struct executor *ex, const struct exec_request *req,
 	release(ex);
 	pthread_mutex_unlock(&ex->mu);
 	if (rc != 0) {
+		struct log_fields f = { .exec_id = exec_id[0] ? exec_id : NULL, .key = req->key };
+		metrics_execution(outcome_of(rc, res), req->key);
 		exec_result_free(res);
-		log_warn(exec_id[0] ? exec_id : NULL, "execution failed: %s", err);
+		log_with(LOG_WARN, &f, "execution failed: %s", err);
 		if (rc == -EHOSTUNREACH || rc == -ENOENT) {
 			pthread_mutex_lock(&ex->health_mu);
 			ex->health_at = 0; /* /health and /ready look again */
@@ -468,15 +552,54 @@ int executor_run(struct executor *ex, const struct exec_request *req,
 	if (err[0])
 		log_warn(exec_id, "run ended abnormally: %s", err);
 	verdict(ex, &run, timeout_s, err, res);
-	log_outcome(exec_id, res);
+	metrics_observe_duration((double)res->duration_ms / 1e3);
+	metrics_execution(outcome_of(0, res), req->key);
+	log_outcome(exec_id, req, res, phases);
 	return 0;
 }
 
-int executor_retry_after(const struct executor *ex)
+void executor_reconfigure(struct executor *ex, const struct config *cfg)
+{
+	pthread_mutex_lock(&ex->mu);
+	atomic_store(&ex->cfg, cfg);
+	/* More slots now: the queue's head takes them at once. */
+	while (ex->head && !ex->stopping && ex->running < cfg->execution.max_concurrent) {
+		struct waiter *w = ex->head;
+		ex->head = w->next;
+		if (!ex->head)
+			ex->tail = NULL;
+		pool_set_queued(ex->pool, --ex->queued);
+		ex->running++;
+		w->granted = true;
+		pthread_cond_signal(&w->cv);
+	}
+	publish_load(ex);
+	pthread_mutex_unlock(&ex->mu);
+	pool_reconfigure(ex->pool, cfg);
+}
+
+int executor_retry_after(struct executor *ex)
 {
 	int t = ex->cfg->execution.timeout_seconds / 4;
 
 	return t < 1 ? 1 : t > 30 ? 30 : t;
+}
+
+bool executor_alive(struct executor *ex, int timeout_ms)
+{
+	struct timespec until;
+
+	(void)clock_gettime(CLOCK_REALTIME, &until); /* timedlock's clock */
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	if (pthread_mutex_timedlock(&ex->mu, &until) != 0)
+		return false;
+	pthread_mutex_unlock(&ex->mu);
+	return true;
 }
 
 int executor_health(struct executor *ex, char *msg, size_t msglen)

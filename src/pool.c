@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "codeexecd/log.h"
+#include "codeexecd/metrics.h"
 #include "codeexecd/pool.h"
 
 #define MIN_BACKOFF_MS 500
@@ -33,9 +34,10 @@
 #define RECHECK_MS 1000        /* how often idle slots are looked at */
 #define DEMAND_SLOTS 10        /* the window in slots, for a sliding maximum */
 #define MAX_FILLERS 64
+#define POOL_SIZE_MAX 64       /* execution.pool_size's maximum in config.c */
 
 struct pool {
-	const struct config *cfg;
+	const struct config *_Atomic cfg; /* replaced by pool_reconfigure */
 	struct sandbox *sb;
 	pool_discard_fn discard;
 	void *ctx;
@@ -159,6 +161,7 @@ static void *filler_main(void *arg)
 		size_t target = demand_target(p);
 
 		prune(p, target);
+		metrics_gauge_set(METRICS_G_POOL_READY, (long)p->n);
 		if (!may_start(p, target)) {
 			long wait = p->backoff_until - mono_ms();
 			deadline_in(&until, wait > 0 && wait < RECHECK_MS ? wait : RECHECK_MS);
@@ -189,6 +192,7 @@ static void *filler_main(void *arg)
 			break;
 		}
 		p->ready[p->n++] = slot;
+		metrics_gauge_set(METRICS_G_POOL_READY, (long)p->n);
 		log_debug(sandbox_slot_exec_id(slot), "pool: warm container %.12s ready, %zu ready",
 			  sandbox_slot_container(slot), p->n);
 	}
@@ -208,7 +212,8 @@ int pool_create(struct pool **out, const struct config *cfg, struct sandbox *sb,
 	p->sb = sb;
 	p->discard = discard;
 	p->ctx = ctx;
-	p->ready = calloc((size_t)cfg->execution.pool_size + 1, sizeof(*p->ready));
+	/* Room for the largest pool a reload may ask for. */
+	p->ready = calloc(POOL_SIZE_MAX + 1, sizeof(*p->ready));
 	p->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (!p->ready || p->stop_fd < 0) {
 		if (p->stop_fd >= 0)
@@ -255,6 +260,7 @@ struct sandbox_slot *pool_take(struct pool *p)
 	}
 	if (p->n == 0)
 		pthread_cond_broadcast(&p->cv); /* ran dry: refill now */
+	metrics_gauge_set(METRICS_G_POOL_READY, (long)p->n);
 	pthread_mutex_unlock(&p->mu);
 	return slot;
 }
@@ -299,6 +305,33 @@ void pool_stop(struct pool *p)
 	for (size_t i = 0; i < p->n; i++)
 		p->discard(p->ctx, p->ready[i]);
 	p->n = 0;
+	metrics_gauge_set(METRICS_G_POOL_READY, 0);
+	pthread_mutex_unlock(&p->mu);
+}
+
+void pool_reconfigure(struct pool *p, const struct config *cfg)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	atomic_store(&p->cfg, cfg);
+	/* Ready containers were made with the old limits and image. */
+	for (size_t i = 0; i < p->n; i++)
+		p->discard(p->ctx, p->ready[i]);
+	p->n = 0;
+	metrics_gauge_set(METRICS_G_POOL_READY, 0);
+	if (p->demand[0] < cfg->execution.pool_size)
+		p->demand[0] = cfg->execution.pool_size; /* refill as at start */
+	/* A pool that had no fillers (pool_size was 0) gets them now. */
+	for (int i = p->nfillers; !p->stop && cfg->execution.pool_size > 0 &&
+	     i < cfg->execution.pool_start_concurrency && i < MAX_FILLERS; i++) {
+		if (pthread_create(&p->fillers[i], NULL, filler_main, p) != 0) {
+			log_warn(NULL, "pool: cannot start its threads; fewer containers are kept ready");
+			break;
+		}
+		p->nfillers++;
+	}
+	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 }
 

@@ -30,6 +30,7 @@
 
 #include "codeexecd/docker.h"
 #include "codeexecd/embedded.h"
+#include "codeexecd/metrics.h"
 #include "codeexecd/sandbox.h"
 
 #include "sandbox_internal.h"
@@ -99,6 +100,7 @@ int sandbox_create(struct sandbox **out, const struct config *cfg, const char *i
 		   char *err, size_t errlen)
 {
 	struct sandbox *sb = calloc(1, sizeof(*sb));
+	struct docker_tls tls;
 	int rc;
 
 	if (!sb)
@@ -107,16 +109,23 @@ int sandbox_create(struct sandbox **out, const struct config *cfg, const char *i
 	(void)snprintf(sb->instance, sizeof(sb->instance), "%s", instance);
 	pthread_mutex_init(&sb->pull_mu, NULL);
 	pthread_mutex_init(&sb->state_mu, NULL);
+	tls.verify = cfg->docker.tls_verify;
+	tls.cert_path = cfg->docker.cert_path;
 	rc = load_seccomp(cfg, &sb->seccomp, err, errlen);
 	if (rc == 0)
-		rc = docker_open(&sb->docker, cfg->docker.host, cfg->docker.api_timeout_seconds, err,
-				 errlen);
+		rc = docker_open(&sb->docker, cfg->docker.host, &tls, cfg->docker.api_timeout_seconds,
+				 err, errlen);
 	if (rc != 0) {
 		sandbox_destroy(sb);
 		return rc;
 	}
 	*out = sb;
 	return 0;
+}
+
+void sandbox_reconfigure(struct sandbox *sb, const struct config *cfg)
+{
+	atomic_store(&sb->cfg, cfg);
 }
 
 void sandbox_destroy(struct sandbox *sb)
@@ -157,6 +166,7 @@ int sandbox_check(struct sandbox *sb, char *msg, size_t msglen)
 		(void)snprintf(msg, msglen, "Docker engine error: %s", err);
 		return rc == -EHOSTUNREACH ? rc : -EIO;
 	}
+	metrics_set_engine_api(docker_api_version(sb->docker));
 	(void)snprintf(msg, msglen, "Docker engine %s reachable, image %s present",
 		       docker_api_version(sb->docker), sb->cfg->docker.image);
 	return 0;
@@ -278,6 +288,7 @@ int sandbox_cleanup_stale(struct sandbox *sb, int *removed, char *err, size_t er
 		if (docker_container_remove(sb->docker, ids[i], err, errlen) == 0)
 			(*removed)++;
 	}
+	metrics_count_n(METRICS_C_CONTAINERS_REAPED, *removed);
 	docker_free_ids(ids, n);
 	return 0;
 }
@@ -512,6 +523,8 @@ static int create_container(struct sandbox *sb, struct sandbox_slot *slot, bool 
 	}
 	if (rc != 0 && !(status >= 400 && status < 500))
 		(void)snprintf(slot->container_id, sizeof(slot->container_id), "%s", name);
+	if (rc == 0)
+		metrics_count(METRICS_C_CONTAINERS_CREATED);
 	free(spec);
 	return rc;
 }

@@ -11,7 +11,7 @@
 #include "codeexecd/sandbox.h"
 
 struct sandbox {
-	const struct config *cfg;
+	const struct config *_Atomic cfg; /* replaced by a reload (sandbox_reconfigure) */
 	struct docker *docker;
 	char instance[160];
 	char *seccomp;               /* the profile, compact JSON (cJSON_free) */

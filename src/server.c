@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -23,10 +24,21 @@
 #include <microhttpd.h>
 
 #include "codeexecd/api.h"
+#include "codeexecd/auth.h"
 #include "codeexecd/docs.h"
 #include "codeexecd/http.h"
+#include "codeexecd/listen.h"
 #include "codeexecd/log.h"
+#include "codeexecd/metrics.h"
 #include "codeexecd/server.h"
+
+/* Who may call a route when API keys are on (auth.keys_file). */
+enum route_access {
+	ACCESS_PUBLIC,      /* always */
+	ACCESS_DOCS,        /* unless auth.protect_docs */
+	ACCESS_KEY,         /* with a key */
+	ACCESS_METRICS,     /* with a key on the main listener; free on server.metrics_listen */
+};
 
 struct route {
 	const char *method;
@@ -34,17 +46,20 @@ struct route {
 	bool prefix;        /* path is a prefix ("/docs/assets/") */
 	bool takes_body;
 	http_handler handler;
+	enum route_access access;
+	bool key_limits;    /* counts against the key's concurrent= and per_minute= */
 };
 
 static const struct route routes[] = {
-	{ "POST", "/execute", false, true, api_execute },
-	{ "GET", "/health", false, false, api_health },
-	{ "GET", "/ready", false, false, api_ready },
-	{ "GET", "/", false, false, api_root },
-	{ "GET", "/openapi.json", false, false, docs_openapi },
-	{ "GET", "/docs", false, false, docs_swagger },
-	{ "GET", "/redoc", false, false, docs_redoc },
-	{ "GET", "/docs/assets/", true, false, docs_asset },
+	{ "POST", "/execute", false, true, api_execute, ACCESS_KEY, true },
+	{ "GET", "/health", false, false, api_health, ACCESS_PUBLIC, false },
+	{ "GET", "/ready", false, false, api_ready, ACCESS_PUBLIC, false },
+	{ "GET", "/metrics", false, false, api_metrics, ACCESS_METRICS, false },
+	{ "GET", "/", false, false, api_root, ACCESS_DOCS, false },
+	{ "GET", "/openapi.json", false, false, docs_openapi, ACCESS_DOCS, false },
+	{ "GET", "/docs", false, false, docs_swagger, ACCESS_DOCS, false },
+	{ "GET", "/redoc", false, false, docs_redoc, ACCESS_DOCS, false },
+	{ "GET", "/docs/assets/", true, false, docs_asset, ACCESS_DOCS, false },
 };
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -52,12 +67,26 @@ static const struct route routes[] = {
 #define CORS_MAX_AGE "600"
 #define STOP_DRAIN_MS 10000   /* for in-flight answers at shutdown */
 
-struct server {
+/* One listening socket's daemon; the metrics listener serves /metrics only. */
+struct listener {
+	struct server *srv;
 	struct MHD_Daemon *mhd;
-	const struct config *cfg;
+	bool metrics_only;
+	int quiesced_fd;      /* the listening socket handed back by quiesce */
+};
+
+struct server {
+	struct listener main, metrics;
+	/* The configuration and the keys are swapped by a reload while
+	 * requests run: each request takes both once, at its first call.
+	 * Configurations are never freed before the server (main keeps every
+	 * generation), so a plain atomic pointer is enough for them; key sets
+	 * are reference-counted. */
+	const struct config *_Atomic cfg;
+	pthread_mutex_t auth_mu;
+	struct auth *auth;    /* NULL: no keys */
 	struct api *api;
 	int port;
-	int quiesced_fd;      /* the listening socket handed back by quiesce */
 	atomic_int inflight;  /* requests begun and not yet answered */
 };
 
@@ -65,6 +94,11 @@ struct server {
 struct request_state {
 	struct timespec start;
 	const struct route *route;
+	const struct config *cfg;   /* the generation this request uses */
+	struct auth *auth;          /* a reference, or NULL */
+	const struct auth_key *key; /* the caller's key, or NULL */
+	bool key_admitted;          /* auth_admit'ed: auth_release at the end */
+	struct timespec answered;   /* an execution's answer queued (tv_sec 0: none) */
 	char *body;            /* NUL-terminated, at most max_body_bytes */
 	size_t body_len;
 	size_t body_cap;
@@ -79,6 +113,12 @@ static double ms_since(const struct timespec *start)
 	(void)clock_gettime(CLOCK_MONOTONIC, &now);
 	return (double)(now.tv_sec - start->tv_sec) * 1e3 +
 	       (double)(now.tv_nsec - start->tv_nsec) / 1e6;
+}
+
+/* The route label of metrics and logs: the route's path, or "other". */
+static const char *route_label(const struct request_state *st)
+{
+	return st->route ? st->route->path : "other";
 }
 
 static bool route_matches_path(const struct route *r, const char *path)
@@ -139,13 +179,13 @@ static const char *cors_allowed(const struct config *cfg, const char *origin)
 	return NULL;
 }
 
-static void add_cors_headers(const struct server *srv, struct MHD_Connection *conn,
+static void add_cors_headers(const struct config *cfg, struct MHD_Connection *conn,
 			     struct MHD_Response *r)
 {
 	const char *origin = header(conn, "Origin");
 	const char *allow;
 
-	if (!origin || !(allow = cors_allowed(srv->cfg, origin)))
+	if (!origin || !(allow = cors_allowed(cfg, origin)))
 		return;
 	(void)MHD_add_response_header(r, "Access-Control-Allow-Origin", allow);
 	if (strcmp(allow, "*") != 0)
@@ -180,6 +220,7 @@ static enum MHD_Result send_response(struct server *srv, struct MHD_Connection *
 	enum MHD_Result ret;
 	char remote[INET6_ADDRSTRLEN], num[32];
 
+	(void)srv; /* the configuration is the request's (st->cfg) */
 	if (resp->body_static)
 		r = MHD_create_response_from_buffer(resp->body_len, resp->body,
 						    MHD_RESPMEM_PERSISTENT);
@@ -208,12 +249,15 @@ static enum MHD_Result send_response(struct server *srv, struct MHD_Connection *
 		(void)MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
 	}
 	(void)MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-	add_cors_headers(srv, conn, r);
+	if (resp->status == MHD_HTTP_UNAUTHORIZED)
+		(void)MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+	add_cors_headers(st->cfg, conn, r);
 	ret = MHD_queue_response(conn, (unsigned int)resp->status, r);
 	MHD_destroy_response(r);
 	client_address(conn, remote, sizeof(remote));
 	log_request(method, path, resp->status, ms_since(&st->start), remote,
-		    resp->execution_id);
+		    resp->execution_id, route_label(st), st->key ? auth_key_name(st->key) : NULL);
+	metrics_http_request(route_label(st), resp->status, ms_since(&st->start) / 1e3);
 	return ret;
 }
 
@@ -235,7 +279,7 @@ static enum MHD_Result send_preflight(struct server *srv, struct MHD_Connection 
 	const char *origin = header(conn, "Origin");
 	const char *want = header(conn, "Access-Control-Request-Method");
 	const char *want_headers = header(conn, "Access-Control-Request-Headers");
-	const char *allow = cors_allowed(srv->cfg, origin);
+	const char *allow = cors_allowed(st->cfg, origin);
 	struct http_response resp = { 0 };
 	struct MHD_Response *r;
 	enum MHD_Result ret;
@@ -244,6 +288,7 @@ static enum MHD_Result send_preflight(struct server *srv, struct MHD_Connection 
 			  bad_method[] = "Disallowed CORS method";
 	const char *text = ok;
 
+	(void)srv;
 	resp.status = 200;
 	if (!allow) {
 		resp.status = 400;
@@ -270,7 +315,9 @@ static enum MHD_Result send_preflight(struct server *srv, struct MHD_Connection 
 	ret = MHD_queue_response(conn, (unsigned int)resp.status, r);
 	MHD_destroy_response(r);
 	client_address(conn, remote, sizeof(remote));
-	log_request("OPTIONS", path, resp.status, ms_since(&st->start), remote, NULL);
+	log_request("OPTIONS", path, resp.status, ms_since(&st->start), remote, NULL,
+		    route_label(st), NULL);
+	metrics_http_request(route_label(st), resp.status, ms_since(&st->start) / 1e3);
 	return ret;
 }
 
@@ -296,6 +343,7 @@ static int store_body(struct request_state *st, size_t max, const char *data, si
 	}
 	memcpy(st->body + st->body_len, data, len);
 	st->body_len += len;
+	metrics_gauge_add(METRICS_G_BODY_BYTES, (long)len);
 	st->body[st->body_len] = '\0';
 	return 0;
 }
@@ -328,9 +376,87 @@ static enum MHD_Result count_content_length(void *cls, enum MHD_ValueKind kind,
 /* The first call for a request: routing, conflicting lengths (a request
  * smuggling vector behind proxies: RFC 9112 6.3 says 400) and the early 413.
  * Returns true when a response has been queued (in *ret). */
-static bool first_call(struct server *srv, struct MHD_Connection *conn, const char *method,
+/* route_find, less what this listener and configuration do not serve:
+ * the metrics listener serves /metrics alone, the main one serves it when
+ * server.metrics is on and no server.metrics_listen is set. */
+static const struct route *route_lookup(const struct listener *lst, const struct config *cfg,
+					const char *method, const char *path, bool *known)
+{
+	const struct route *r = route_find(method, path, known);
+	bool metrics = strcmp(path, "/metrics") == 0;
+	bool served = metrics ? cfg->server.metrics &&
+				(lst->metrics_only || !cfg->server.metrics_listen[0])
+			      : !lst->metrics_only;
+
+	if (!served) {
+		*known = false;
+		return NULL;
+	}
+	return r;
+}
+
+/* The key a client presents: "Authorization: Bearer <key>" or
+ * "X-API-Key: <key>"; NULL when there is none. */
+static const char *presented_key(struct MHD_Connection *conn)
+{
+	const char *h = header(conn, MHD_HTTP_HEADER_AUTHORIZATION);
+
+	if (h && strncasecmp(h, "Bearer ", 7) == 0) {
+		h += 7;
+		while (*h == ' ')
+			h++;
+		return *h ? h : NULL;
+	}
+	h = header(conn, "X-API-Key");
+	return h && *h ? h : NULL;
+}
+
+static bool needs_key(const struct listener *lst, const struct config *cfg,
+		      const struct route *r)
+{
+	switch (r->access) {
+	case ACCESS_KEY: return true;
+	case ACCESS_DOCS: return cfg->auth.protect_docs;
+	case ACCESS_METRICS: return !lst->metrics_only;
+	default: return false;
+	}
+}
+
+/* The routing table's auth step: 401 without a valid key where one is
+ * needed, 429 when the key is over its limits. Returns true when a
+ * response has been queued (in *ret). */
+static bool authenticate(struct listener *lst, struct MHD_Connection *conn, const char *method,
+			 const char *path, struct request_state *st, enum MHD_Result *ret)
+{
+	struct http_response resp = { 0 };
+	const char *presented;
+	char why[256];
+
+	if (!st->route || !st->auth || !needs_key(lst, st->cfg, st->route))
+		return false;
+	presented = presented_key(conn);
+	st->key = presented ? auth_find(st->auth, presented) : NULL;
+	if (!st->key) {
+		metrics_auth_failure();
+		*ret = send_detail(lst->srv, conn, method, path, st, 401, "Not authenticated");
+		return true;
+	}
+	if (!st->route->key_limits)
+		return false;
+	if (auth_admit(st->key, &resp.retry_after, why, sizeof(why)) == 0) {
+		st->key_admitted = true;
+		return false;
+	}
+	metrics_execution(METRICS_OUT_REJECTED, auth_key_name(st->key));
+	http_response_detail(&resp, 429, why);
+	*ret = send_response(lst->srv, conn, method, path, st, &resp);
+	return true;
+}
+
+static bool first_call(struct listener *lst, struct MHD_Connection *conn, const char *method,
 		       const char *path, struct request_state *st, enum MHD_Result *ret)
 {
+	struct server *srv = lst->srv;
 	const char *cl = header(conn, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	struct cl_count count = { 0 };
 	char text[128];
@@ -342,13 +468,15 @@ static bool first_call(struct server *srv, struct MHD_Connection *conn, const ch
 				   "Conflicting Content-Length headers");
 		return true;
 	}
-	st->route = route_find(method, path, &known);
+	st->route = route_lookup(lst, st->cfg, method, path, &known);
+	if (authenticate(lst, conn, method, path, st, ret))
+		return true;
 	if (st->route && st->route->takes_body && cl) {
 		char *end;
 		errno = 0;
 		unsigned long long n = strtoull(cl, &end, 10);
-		if (errno == 0 && *end == '\0' && n > (unsigned long long)srv->cfg->server.max_body_bytes) {
-			body_limit_text(srv->cfg, text, sizeof(text));
+		if (errno == 0 && *end == '\0' && n > (unsigned long long)st->cfg->server.max_body_bytes) {
+			body_limit_text(st->cfg, text, sizeof(text));
 			*ret = send_detail(srv, conn, method, path, st, 413, text);
 			return true;
 		}
@@ -356,9 +484,24 @@ static bool first_call(struct server *srv, struct MHD_Connection *conn, const ch
 	return false;
 }
 
-static enum MHD_Result dispatch(struct server *srv, struct MHD_Connection *conn,
+/* The watchdog's probe (server_probe): answered by the request loop
+ * itself, neither logged nor counted. */
+static enum MHD_Result send_probe_answer(struct MHD_Connection *conn)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result ret;
+
+	if (!r)
+		return MHD_NO;
+	ret = MHD_queue_response(conn, MHD_HTTP_NO_CONTENT, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result dispatch(struct listener *lst, struct MHD_Connection *conn,
 				const char *method, const char *path, struct request_state *st)
 {
+	struct server *srv = lst->srv;
 	struct http_response resp = { .status = 500 };
 	struct http_request req = { 0 };
 	const union MHD_ConnectionInfo *ci;
@@ -370,13 +513,15 @@ static enum MHD_Result dispatch(struct server *srv, struct MHD_Connection *conn,
 	if (strcmp(method, "OPTIONS") == 0 && header(conn, "Origin") &&
 	    header(conn, "Access-Control-Request-Method"))
 		return send_preflight(srv, conn, path, st);
+	if (strcmp(path, SERVER_PROBE_PATH) == 0 && !lst->metrics_only)
+		return send_probe_answer(conn);
 	if (!st->route) {
-		(void)route_find(method, path, &known);
+		(void)route_lookup(lst, st->cfg, method, path, &known);
 		return send_detail(srv, conn, method, path, st, known ? 405 : 404,
 				   known ? "Method Not Allowed" : "Not Found");
 	}
 	if (st->too_large) {
-		body_limit_text(srv->cfg, text, sizeof(text));
+		body_limit_text(st->cfg, text, sizeof(text));
 		return send_detail(srv, conn, method, path, st, 413, text);
 	}
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -386,7 +531,10 @@ static enum MHD_Result dispatch(struct server *srv, struct MHD_Connection *conn,
 	req.body_len = st->body_len;
 	req.if_none_match = header(conn, MHD_HTTP_HEADER_IF_NONE_MATCH);
 	req.client_fd = ci ? ci->connect_fd : -1;
+	req.key = st->key ? auth_key_name(st->key) : NULL;
 	st->route->handler(srv->api, &req, &resp);
+	if (resp.execution_id[0])
+		(void)clock_gettime(CLOCK_MONOTONIC, &st->answered);
 	return send_response(srv, conn, method, path, st, &resp);
 }
 
@@ -395,7 +543,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 				  const char *upload_data, size_t *upload_data_size,
 				  void **con_cls)
 {
-	struct server *srv = cls;
+	struct listener *lst = cls;
+	struct server *srv = lst->srv;
 	struct request_state *st = *con_cls;
 	enum MHD_Result ret;
 
@@ -405,15 +554,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if (!st)
 			return MHD_NO;
 		(void)clock_gettime(CLOCK_MONOTONIC, &st->start);
+		st->cfg = atomic_load(&srv->cfg);
+		pthread_mutex_lock(&srv->auth_mu);
+		st->auth = srv->auth;
+		auth_ref(st->auth);
+		pthread_mutex_unlock(&srv->auth_mu);
 		*con_cls = st;
 		atomic_fetch_add(&srv->inflight, 1);
-		if (first_call(srv, conn, method, url, st, &ret))
+		if (first_call(lst, conn, method, url, st, &ret))
 			return ret;
 		return MHD_YES;
 	}
 	if (*upload_data_size > 0) {
 		if (st->route && st->route->takes_body &&
-		    store_body(st, (size_t)srv->cfg->server.max_body_bytes, upload_data,
+		    store_body(st, (size_t)st->cfg->server.max_body_bytes, upload_data,
 			       *upload_data_size) != 0)
 			return MHD_NO;
 		/* libmicrohttpd (0.9.75) cannot answer before the upload ends, so
@@ -421,7 +575,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		 * as the limit (at least CXD_BODY_DROP_MIN); beyond that (an
 		 * endless chunked body) the connection is closed unanswered. */
 		if (st->too_large) {
-			size_t allow = (size_t)srv->cfg->server.max_body_bytes;
+			size_t allow = (size_t)st->cfg->server.max_body_bytes;
 			st->dropped += *upload_data_size;
 			if (st->dropped > (allow > CXD_BODY_DROP_MIN ? allow : CXD_BODY_DROP_MIN))
 				return MHD_NO;
@@ -429,20 +583,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	return dispatch(srv, conn, method, url, st);
+	return dispatch(lst, conn, method, url, st);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
-	struct server *srv = cls;
+	struct listener *lst = cls;
 	struct request_state *st = *con_cls;
 
 	(void)conn;
-	(void)toe;
 	if (!st)
 		return;
-	atomic_fetch_sub(&srv->inflight, 1);
+	/* The answer of an execution written to the client: a phase. */
+	if (st->answered.tv_sec && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		metrics_observe_phase(METRICS_PHASE_ANSWER, ms_since(&st->answered) / 1e3);
+	if (st->key_admitted)
+		auth_release(st->key);
+	auth_unref(st->auth);
+	metrics_gauge_add(METRICS_G_BODY_BYTES, -(long)st->body_len);
+	atomic_fetch_sub(&lst->srv->inflight, 1);
 	free(st->body);
 	free(st);
 	*con_cls = NULL;
@@ -458,104 +618,129 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_warn(NULL, "http: %s", msg);
 }
 
-static int resolve(const struct config *cfg, struct addrinfo **res, char *err, size_t errlen)
-{
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
-	char port[16];
-	int rc;
-
-	(void)snprintf(port, sizeof(port), "%d", cfg->server.port);
-	rc = getaddrinfo(cfg->server.host[0] ? cfg->server.host : NULL, port, &hints, res);
-	if (rc != 0) {
-		(void)snprintf(err, errlen, "cannot resolve server.host '%s': %s",
-			       cfg->server.host, gai_strerror(rc));
-		return -EINVAL;
-	}
-	return 0;
-}
-
-int server_bind(const struct config *cfg, int *fd_out, int *port_out, char *err, size_t errlen)
-{
-	struct addrinfo *res = NULL;
-	struct sockaddr_storage ss;
-	socklen_t sslen = sizeof(ss);
-	int fd = -1, one = 1, rc;
-
-	rc = resolve(cfg, &res, err, errlen);
-	if (rc != 0)
-		return rc;
-	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-	    bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 128) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&ss, &sslen) != 0) {
-		rc = -errno;
-		(void)snprintf(err, errlen, "cannot listen on %s:%d: %s", cfg->server.host,
-			       cfg->server.port, strerror(errno));
-		if (fd >= 0)
-			(void)close(fd);
-		goto out;
-	}
-	*port_out = ntohs(ss.ss_family == AF_INET6
-			  ? ((struct sockaddr_in6 *)(void *)&ss)->sin6_port
-			  : ((struct sockaddr_in *)(void *)&ss)->sin_port);
-	*fd_out = fd;
-out:
-	freeaddrinfo(res);
-	return rc;
-}
-
-int server_start(struct server **out, const struct config *cfg, int listen_fd, int port,
-		 struct api *ctx, char *err, size_t errlen)
+/* One libmicrohttpd daemon on listen_fd (taken over: closed at stop, and
+ * here on failure). */
+static int listener_start(struct listener *lst, struct server *srv, const struct config *cfg,
+			  int listen_fd, bool metrics_only)
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof(ss);
-	struct server *srv;
 	unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
 			     MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	int port = listen_port(listen_fd);
 
 	if (getsockname(listen_fd, (struct sockaddr *)&ss, &sslen) == 0 && ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	srv = calloc(1, sizeof(*srv));
-	if (!srv)
-		return -ENOMEM;
-	srv->cfg = cfg;
-	srv->api = ctx;
-	srv->port = port;
-	srv->quiesced_fd = -1;
-	/* From here libmicrohttpd owns listen_fd (it closes it at stop). */
-	srv->mhd = MHD_start_daemon(
-		flags, (uint16_t)port, NULL, NULL, on_request, srv,
+	lst->srv = srv;
+	lst->metrics_only = metrics_only;
+	lst->quiesced_fd = -1;
+	lst->mhd = MHD_start_daemon(
+		flags, (uint16_t)(port > 0 ? port : 0), NULL, NULL, on_request, lst,
 		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
 		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->server.max_connections,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->server.max_connections_per_ip,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->server.idle_timeout_seconds,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->server.header_memory_bytes,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, lst,
 		MHD_OPTION_END);
-	if (!srv->mhd) {
-		(void)snprintf(err, errlen, "cannot start the HTTP server on %s:%d",
-			       cfg->server.host, port);
+	if (!lst->mhd) {
 		(void)close(listen_fd);
+		return -EIO;
+	}
+	return 0;
+}
+
+int server_start(struct server **out, const struct config *cfg, int listen_fd, int metrics_fd,
+		 struct api *ctx, char *err, size_t errlen)
+{
+	struct server *srv = calloc(1, sizeof(*srv));
+
+	if (!srv) {
+		(void)close(listen_fd);
+		if (metrics_fd >= 0)
+			(void)close(metrics_fd);
+		return -ENOMEM;
+	}
+	atomic_init(&srv->cfg, cfg);
+	pthread_mutex_init(&srv->auth_mu, NULL);
+	srv->api = ctx;
+	srv->port = listen_port(listen_fd);
+	srv->metrics.quiesced_fd = -1;
+	if (listener_start(&srv->main, srv, cfg, listen_fd, false) != 0) {
+		(void)snprintf(err, errlen, "cannot start the HTTP server on %s:%d",
+			       cfg->server.host, srv->port);
+		if (metrics_fd >= 0)
+			(void)close(metrics_fd);
+		pthread_mutex_destroy(&srv->auth_mu);
 		free(srv);
+		return -EIO;
+	}
+	if (metrics_fd >= 0 && listener_start(&srv->metrics, srv, cfg, metrics_fd, true) != 0) {
+		(void)snprintf(err, errlen, "cannot start the metrics listener on %s",
+			       cfg->server.metrics_listen);
+		server_stop(srv);
 		return -EIO;
 	}
 	*out = srv;
 	return 0;
 }
 
-void server_quiesce(struct server *srv)
+void server_reconfigure(struct server *srv, const struct config *cfg)
 {
-	MHD_socket listener;
+	atomic_store(&srv->cfg, cfg);
+}
 
-	if (!srv || !srv->mhd)
+void server_set_auth(struct server *srv, struct auth *auth)
+{
+	struct auth *old;
+
+	pthread_mutex_lock(&srv->auth_mu);
+	old = srv->auth;
+	srv->auth = auth;
+	pthread_mutex_unlock(&srv->auth_mu);
+	auth_unref(old); /* requests that hold it keep it alive */
+}
+
+int server_probe(struct server *srv, int timeout_ms)
+{
+	const union MHD_DaemonInfo *di;
+
+	if (!srv || !srv->main.mhd || srv->main.quiesced_fd >= 0)
+		return -ESHUTDOWN;
+	di = MHD_get_daemon_info(srv->main.mhd, MHD_DAEMON_INFO_LISTEN_FD);
+	if (!di)
+		return -EIO;
+	return listen_probe(di->listen_fd, SERVER_PROBE_PATH, timeout_ms);
+}
+
+static void listener_quiesce(struct listener *lst)
+{
+	MHD_socket fd;
+
+	if (!lst->mhd)
 		return;
 	/* The listening socket is handed back to us; libmicrohttpd's threads
 	 * may still look at it, so it is closed only after MHD_stop_daemon. */
-	listener = MHD_quiesce_daemon(srv->mhd);
-	if (listener != MHD_INVALID_SOCKET)
-		srv->quiesced_fd = listener;
+	fd = MHD_quiesce_daemon(lst->mhd);
+	if (fd != MHD_INVALID_SOCKET)
+		lst->quiesced_fd = fd;
+}
+
+void server_quiesce(struct server *srv)
+{
+	if (!srv)
+		return;
+	listener_quiesce(&srv->main);
+	listener_quiesce(&srv->metrics);
+}
+
+static void listener_stop(struct listener *lst)
+{
+	if (lst->mhd)
+		MHD_stop_daemon(lst->mhd);
+	if (lst->quiesced_fd >= 0)
+		(void)close(lst->quiesced_fd);
 }
 
 void server_stop(struct server *srv)
@@ -566,9 +751,9 @@ void server_stop(struct server *srv)
 	 * run stopped by the shutdown, say) before the connections close. */
 	for (int i = 0; i < STOP_DRAIN_MS / 20 && atomic_load(&srv->inflight) > 0; i++)
 		(void)usleep(20000);
-	if (srv->mhd)
-		MHD_stop_daemon(srv->mhd);
-	if (srv->quiesced_fd >= 0)
-		(void)close(srv->quiesced_fd);
+	listener_stop(&srv->main);
+	listener_stop(&srv->metrics);
+	pthread_mutex_destroy(&srv->auth_mu);
+	auth_unref(srv->auth);
 	free(srv);
 }

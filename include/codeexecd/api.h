@@ -12,7 +12,9 @@
 struct executor;
 
 struct api {
-	const struct config *cfg;
+	/* Replaced by a reload (main keeps every generation alive); each
+	 * handler reads it once. */
+	const struct config *_Atomic cfg;
 	struct executor *executor;
 };
 
@@ -20,6 +22,8 @@ void api_execute(void *ctx, const struct http_request *req, struct http_response
 void api_health(void *ctx, const struct http_request *req, struct http_response *resp);
 void api_ready(void *ctx, const struct http_request *req, struct http_response *resp);
 void api_root(void *ctx, const struct http_request *req, struct http_response *resp);
+/* GET /metrics: the Prometheus text exposition (metrics.h). */
+void api_metrics(void *ctx, const struct http_request *req, struct http_response *resp);
 
 /* Parses and validates an /execute body. Returns 0 with out filled, or
  * -EINVAL with *errors set to the FastAPI "detail" array (caller frees). */

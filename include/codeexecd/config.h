@@ -30,6 +30,9 @@ struct config {
 		long header_memory_bytes;
 		long max_body_bytes;
 		struct string_list cors_origins; /* "*" allows any origin */
+		bool metrics;                   /* GET /metrics */
+		char metrics_listen[280];       /* "host:port" of a listener for /metrics
+						 * alone; "" = the main one */
 	} server;
 	struct {
 		char host[CXD_CONFIG_STRING_MAX]; /* DOCKER_HOST; "" = unix:///var/run/docker.sock */
@@ -38,6 +41,8 @@ struct config {
 		char seccomp_profile[CXD_CONFIG_STRING_MAX]; /* "" = the built-in profile */
 		bool pull_missing_image;
 		int pull_timeout_seconds;         /* one image pull, never on a request's path */
+		bool tls_verify;                  /* DOCKER_TLS_VERIFY: https to a tcp:// host */
+		char cert_path[CXD_CONFIG_STRING_MAX]; /* DOCKER_CERT_PATH; "" = ~/.docker */
 		int api_timeout_seconds;          /* one engine call, not the execution */
 	} docker;
 	struct {
@@ -87,6 +92,10 @@ struct config {
 		enum log_level level;
 		enum log_format format;
 	} log;
+	struct {
+		char keys_file[CXD_CONFIG_STRING_MAX]; /* "" = no API keys */
+		bool protect_docs;              /* /, /openapi.json, /docs, /redoc need a key */
+	} auth;
 };
 
 /* Fills cfg with the built-in defaults. */
@@ -110,5 +119,14 @@ int config_validate(const struct config *cfg, char *err, size_t errlen);
 
 /* Writes the effective configuration as YAML that config_load_file accepts. */
 void config_print(const struct config *cfg, FILE *out);
+
+/* Calls fn for each key whose value differs between a and b, with its name
+ * ("section.key") and whether a change needs a restart to take effect. */
+void config_diff(const struct config *a, const struct config *b,
+		 void (*fn)(const char *key, bool needs_restart, void *ctx), void *ctx);
+
+/* Copies into next the values of cur for the keys that need a restart (a
+ * reload keeps them). */
+void config_keep_restart_keys(struct config *next, const struct config *cur);
 
 #endif

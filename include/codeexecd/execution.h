@@ -21,6 +21,7 @@ struct exec_request {
 	char *stdin_data;     /* NULL: the code's stdin is empty */
 	size_t stdin_len;
 	int timeout_seconds;  /* 0: the configured default */
+	const char *key;      /* the API key's name (borrowed, for logs and metrics); NULL: none */
 	/* output_include: sent (even as []) means every regular file whose
 	 * relative path matches one of these (and output.allow) comes back
 	 * keyed by that path; not sent means the old service's CSV files. */

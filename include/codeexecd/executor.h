@@ -3,6 +3,7 @@
 #ifndef CODEEXECD_EXECUTOR_H
 #define CODEEXECD_EXECUTOR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "codeexecd/config.h"
@@ -29,12 +30,22 @@ int executor_run(struct executor *ex, const struct exec_request *req,
 		 char *err, size_t errlen);
 
 /* Seconds a refused client should wait before retrying. */
-int executor_retry_after(const struct executor *ex);
+int executor_retry_after(struct executor *ex);
+
+/* Admission, runs and the pool use cfg from now on (a reload): a larger
+ * max_concurrent lets queued requests in at once; the pool's ready
+ * containers, made under the old configuration, are replaced. cfg and
+ * every earlier one must stay valid until executor_destroy. */
+void executor_reconfigure(struct executor *ex, const struct config *cfg);
 
 /* Stops admitting and starting ready containers, lets running executions
  * finish for grace_seconds, then cancels the rest (waiting a little more for
  * them to end). Call before server_stop(). */
 void executor_shutdown(struct executor *ex, int grace_seconds);
+
+/* True when the executor's state can be locked within timeout_ms (the
+ * watchdog's check that admission is not stuck). */
+bool executor_alive(struct executor *ex, int timeout_ms);
 
 /* The sandbox health check (engine answers, image present), cached briefly. */
 int executor_health(struct executor *ex, char *msg, size_t msglen);

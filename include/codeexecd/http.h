@@ -16,6 +16,7 @@ struct http_request {
 	const char *if_none_match; /* NULL when absent */
 	const char *remote;        /* client address, for logs */
 	int client_fd;             /* watched for a client that goes away; -1 if unknown */
+	const char *key;           /* the API key's name when one was checked; else NULL */
 };
 
 struct http_response {

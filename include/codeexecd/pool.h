@@ -36,6 +36,10 @@ size_t pool_ready(struct pool *p);
 /* Stops the filler and discards every ready slot; pool_take then returns
  * NULL, pool_done still works. Accepts NULL. */
 void pool_stop(struct pool *p);
+/* Uses cfg from now on (a reload): the ready slots are discarded (made
+ * under the old configuration) and the filler follows the new pool_size.
+ * cfg must stay valid until pool_destroy. Accepts NULL. */
+void pool_reconfigure(struct pool *p, const struct config *cfg);
 /* pool_stop, then frees the pool (no call may follow). Accepts NULL. */
 void pool_destroy(struct pool *p);
 

@@ -18,6 +18,10 @@ struct sandbox;
 int sandbox_create(struct sandbox **out, const struct config *cfg, const char *instance,
 		   char *err, size_t errlen);
 void sandbox_destroy(struct sandbox *sb);
+/* Containers opened and runs started from now on use cfg (a reload); cfg
+ * and every earlier one must stay valid until sandbox_destroy. The engine
+ * connection (docker.host, docker.api_timeout_seconds) is kept. */
+void sandbox_reconfigure(struct sandbox *sb, const struct config *cfg);
 
 /* 0 when the engine answers and the image is present; -EHOSTUNREACH when the
  * engine does not answer, -ENOENT when the image is missing. msg says which. */

@@ -7,6 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import { isAxiosError } from 'axios';
 
+import { AXIOS_INSTANCE } from './mutator';
+
 import { getAyunisCodeExecutionService } from './generated/ayunisCodeExecutionService';
 import type {
   ExecutionRequest,
@@ -87,6 +89,25 @@ function csvSources(res: ExecutionResponse): Map<string, string[][]> {
 }
 
 const api = getAyunisCodeExecutionService();
+
+// With API keys on (CODE_EXECUTION_SERVICE_KEY set by run.sh), the backend
+// adds the key to its axios instance; the generated client is unchanged.
+const apiKey = process.env.CODE_EXECUTION_SERVICE_KEY;
+
+async function apiKeys(): Promise<void> {
+  if (!apiKey) return;
+  try {
+    await api.executeCodeExecutePost({ code: 'print(1)' });
+    check('without the key: 401', false, 'answered');
+  } catch (e) {
+    const status = isAxiosError(e) ? e.response?.status : undefined;
+    check('without the key: 401', status === 401, status);
+    check('without the key: detail "Not authenticated"',
+      isAxiosError(e) && JSON.stringify(e.response?.data) === '{"detail":"Not authenticated"}',
+      isAxiosError(e) ? e.response?.data : e);
+  }
+  AXIOS_INSTANCE.defaults.headers.common['Authorization'] = `Bearer ${apiKey}`;
+}
 
 async function health(): Promise<void> {
   const h: HealthResponse = await api.healthCheckHealthGet();
@@ -189,6 +210,7 @@ async function failures_(): Promise<void> {
 
 async function main(): Promise<void> {
   const steps: [string, () => Promise<void>][] = [
+    ['api keys', apiKeys],
     ['health', health],
     ['root', root],
     ['csv round trip', csvRoundTrip],

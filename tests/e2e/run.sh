@@ -3,7 +3,12 @@
 #   a. the OpenAPI document (served and in openapi/) linted by Redocly CLI;
 #   b. the backend's orval client generated from the served document,
 #      type-checked, and used as the backend uses it;
-#   c. /docs and /redoc in headless Chromium, with no request leaving the daemon.
+#   c. /docs and /redoc in headless Chromium, with no request leaving the daemon;
+#   d. /metrics: promtool's check of a scrape, and a real Prometheus server
+#      (Debian's prometheus) that scrapes the daemon and answers a PromQL query
+#      with the executions run here;
+#   e. the same client against a daemon with API keys, the key added to its
+#      axios instance as the backend would.
 #
 #   CODEEXECD_BIN=build/codeexecd CODEEXECD_TEST_IMAGE=python-sandbox:latest tests/e2e/run.sh
 #
@@ -57,6 +62,7 @@ work=
 # The daemon is stopped whatever happens.
 on_exit() {
     local rc=$?
+    stop_prometheus
     stop_daemon
     [ -z "$work" ] || rm -rf "$work"
     exit "$rc"
@@ -100,14 +106,15 @@ free_port() {
              s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
 }
 
-# Starts the daemon on a free port; sets url and daemon_pid.
+# Starts the daemon on a free port (extra arguments passed on); sets url
+# and daemon_pid.
 start_daemon() {
     local attempt port
     for attempt in 1 2 3; do
         port=$(free_port) || return 1
         url=http://127.0.0.1:$port
         "$bin" --host 127.0.0.1 --port "$port" --set "docker.image=$image" \
-            --set "server.state_dir=$work" \
+            --set "server.state_dir=$work" "$@" \
             >>"$artifacts/codeexecd.log" 2>&1 &
         daemon_pid=$!
         for _ in $(seq 1 300); do
@@ -172,6 +179,77 @@ run_client() {
         CODE_EXECUTION_SERVICE_URL=$url node generated/.build/client-test.js)
 }
 
+# The client unchanged, against a daemon with API keys: 401 without the
+# key, everything as before with it in the axios instance.
+run_client_with_key() {
+    local key
+    "$bin" --hash-key backend >"$work/keys" 2>"$work/key.txt" || return 1
+    key=$(grep '^cxd_' "$work/key.txt")
+    stop_daemon
+    start_daemon --set "auth.keys_file=$work/keys" || return 1
+    (cd "$here" && CODE_EXECUTION_SERVICE_URL=$url CODE_EXECUTION_SERVICE_KEY=$key \
+        node generated/.build/client-test.js)
+}
+
+# --- Prometheus ------------------------------------------------------------
+
+promtool_check() {
+    command -v promtool >/dev/null || { say "promtool missing (apt-get install prometheus)"; return 1; }
+    curl -fsS --max-time 10 "$url/metrics" | promtool check metrics
+}
+
+# The sum of the series that start with $1 in the daemon's own scrape.
+scraped_sum() {
+    curl -fsS --max-time 10 "$url/metrics" |
+        awk -v s="$1" 'index($0, s) == 1 { n += $NF } END { print n + 0 }'
+}
+
+prom_pid=
+stop_prometheus() {
+    [ -n "$prom_pid" ] || return 0
+    kill -TERM "$prom_pid" 2>/dev/null; wait "$prom_pid" 2>/dev/null; prom_pid=
+}
+
+# The value of a PromQL query's first result, or "".
+promql() {
+    curl -fsS --max-time 5 "http://127.0.0.1:$1/api/v1/query" --data-urlencode "query=$2" \
+        2>/dev/null |
+        node -e 'let s = ""; process.stdin.on("data", d => s += d).on("end", () => {
+            try { const r = JSON.parse(s).data.result; console.log(r.length ? r[0].value[1] : ""); }
+            catch { console.log(""); } })'
+}
+
+# A Prometheus server on a loopback port scrapes the daemon every second;
+# its HTTP API must return, for sum(codeexecd_executions_total), what the
+# daemon counted (the client's executions and two more run here).
+prometheus_scrape() {
+    command -v prometheus >/dev/null || { say "prometheus missing (apt-get install prometheus)"; return 1; }
+    local port want got errors i target=${url#http://} dir=$work/prometheus
+    curl -fsS --max-time 120 "$url/execute" -H 'Content-Type: application/json' \
+        -d '{"code": "print(1)"}' >/dev/null || return 1
+    curl -fsS --max-time 120 "$url/execute" -H 'Content-Type: application/json' \
+        -d '{"code": "raise SystemExit(2)"}' >/dev/null || return 1
+    want=$(scraped_sum 'codeexecd_executions_total{')
+    port=$(free_port) || return 1
+    mkdir -p "$dir"
+    printf '%s\n' 'global:' '  scrape_interval: 1s' '  evaluation_interval: 1s' \
+        'scrape_configs:' '  - job_name: codeexecd' '    static_configs:' \
+        "      - targets: [\"$target\"]" >"$dir/prometheus.yml"
+    promtool check config "$dir/prometheus.yml" >/dev/null || return 1
+    prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/data" \
+        --web.listen-address="127.0.0.1:$port" >"$artifacts/prometheus.log" 2>&1 &
+    prom_pid=$!
+    for i in $(seq 1 60); do
+        got=$(promql "$port" 'sum(codeexecd_executions_total{job="codeexecd"})')
+        [ -n "$got" ] && [ "$got" = "$want" ] && break
+        sleep 1
+    done
+    errors=$(promql "$port" 'sum(codeexecd_executions_total{job="codeexecd",outcome="error"})')
+    say "executions: the daemon counted $want, Prometheus says ${got:-nothing} (errors: ${errors:-none})"
+    stop_prometheus
+    [ -n "$got" ] && [ "$got" = "$want" ] && [ "$want" -ge 2 ] && [ "${errors:-0}" -ge 1 ]
+}
+
 browser() {
     (cd "$here" && CODEEXECD_URL=$url E2E_ARTIFACTS=$artifacts CHROMIUM=$chromium \
         node browser.mjs)
@@ -209,6 +287,14 @@ if check "browser: chromium" setup_chromium; then
     check "browser: /docs and /redoc in headless Chromium" browser
 else
     failed=$((failed + 1)); failed_names+=("browser: skipped (no chromium)")
+fi
+
+check "metrics: promtool check metrics of a scrape" promtool_check
+check "metrics: a Prometheus server scrapes the daemon; PromQL returns its executions" \
+    prometheus_scrape
+
+if [ -d "$generated/.build" ]; then
+    check "client: with API keys (key in the axios instance)" run_client_with_key
 fi
 
 stop_daemon

@@ -19,9 +19,10 @@
 #define MIB (1024L * 1024L)
 #define GIB (1024L * MIB)
 
-#define SERVER_KEYS "host, port, instance_id, state_dir, max_connections, max_connections_per_ip, " \
-	"idle_timeout_seconds, header_memory_bytes, max_body_bytes, cors_origins"
-#define SECTIONS "server, docker, execution, limits, request, output, log"
+#define SERVER_KEYS "host, port, instance_id, state_dir, max_connections, " \
+	"max_connections_per_ip, idle_timeout_seconds, header_memory_bytes, max_body_bytes, " \
+	"cors_origins, metrics, metrics_listen"
+#define SECTIONS "server, docker, execution, limits, request, output, log, auth"
 #define SIZE_HINT "(bytes, or a number with suffix k, m, g or t)"
 
 /* One value for every key, none of them the default. */
@@ -31,9 +32,11 @@ static const char *const non_defaults[] = {
 	"server.max_connections_per_ip=0", "server.idle_timeout_seconds=3",
 	"server.header_memory_bytes=4k", "server.max_body_bytes=1g",
 	"server.cors_origins=https://a.example,https://b.example",
+	"server.metrics=no", "server.metrics_listen=127.0.0.1:9464",
 	"docker.host=tcp://127.0.0.1:2375", "docker.image=other:1", "docker.runtime=runsc",
 	"docker.seccomp_profile=/etc/x.json", "docker.pull_missing_image=no",
 	"docker.pull_timeout_seconds=9", "docker.api_timeout_seconds=5",
+	"docker.tls_verify=on", "docker.cert_path=/etc/codeexecd/certs",
 	"execution.timeout_seconds=6", "execution.max_timeout_seconds=7",
 	"execution.max_concurrent=8", "execution.queue_size=0",
 	"execution.queue_timeout_seconds=0", "execution.shutdown_grace_seconds=0",
@@ -48,6 +51,7 @@ static const char *const non_defaults[] = {
 	"output.max_file_bytes=0", "output.max_total_bytes=4g",
 	"output.include=report*.csv,out/*.csv", "output.allow=*.png,out/**",
 	"log.level=debug", "log.format=json",
+	"auth.keys_file=/etc/codeexecd/keys", "auth.protect_docs=yes",
 };
 #define N_NON_DEFAULTS (sizeof non_defaults / sizeof non_defaults[0])
 
@@ -415,6 +419,28 @@ START_TEST(test_env_aliases)
 	ck_assert_int_eq(cfg.execution.timeout_seconds, 45);
 	ck_assert_int_eq(cfg.limits.memory_bytes, 512 * MIB);
 	ck_assert_double_eq(cfg.limits.cpus, 0.5);
+}
+END_TEST
+
+/* The docker CLI's TLS variables; an empty one counts as unset (the CLI's
+ * DOCKER_TLS_VERIFY= means off). */
+START_TEST(test_env_docker_tls)
+{
+	char *on[] = { (char *)"DOCKER_TLS_VERIFY=1", (char *)"DOCKER_CERT_PATH=/certs", NULL };
+	char *empty[] = { (char *)"DOCKER_TLS_VERIFY=", (char *)"DOCKER_CERT_PATH=", NULL };
+	struct config cfg;
+	char err[CXD_ERR_MAX] = "";
+
+	config_defaults(&cfg);
+	ck_assert(!cfg.docker.tls_verify);
+	ck_assert_str_eq(cfg.docker.cert_path, "");
+	ck_assert_msg(config_apply_env(&cfg, on, err, sizeof err) == 0, "%s", err);
+	ck_assert(cfg.docker.tls_verify);
+	ck_assert_str_eq(cfg.docker.cert_path, "/certs");
+	config_defaults(&cfg);
+	ck_assert_msg(config_apply_env(&cfg, empty, err, sizeof err) == 0, "%s", err);
+	ck_assert(!cfg.docker.tls_verify);
+	ck_assert_str_eq(cfg.docker.cert_path, "");
 }
 END_TEST
 
@@ -786,6 +812,7 @@ static Suite *config_suite(void)
 	tcase_add_test(file, test_file_unreadable);
 	tcase_add_test(file, test_file_empty_and_null);
 	tcase_add_test(env, test_env_aliases);
+	tcase_add_test(env, test_env_docker_tls);
 	tcase_add_test(env, test_env_primary_beats_alias);
 	tcase_add_test(env, test_env_every_key);
 	tcase_add_test(env, test_env_over_file_and_set_over_env);

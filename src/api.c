@@ -5,6 +5,7 @@
  * every error of a body reported together, unknown fields ignored. Where the
  * old service accepted bad input silently (invalid base64 became an empty
  * file), codeexecd refuses it. */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codeexecd/answer.h"
 #include "codeexecd/api.h"
 #include "codeexecd/base64.h"
 #include "codeexecd/executor.h"
@@ -20,7 +22,10 @@
 #include "codeexecd/utf8.h"
 
 #define SERVICE_NAME "Ayunis Code Execution Service"
-#define SERVICE_VERSION "0.1.0"
+#ifndef CXD_VERSION
+#error "CXD_VERSION comes from the build (the Makefile's VERSION)"
+#endif
+#define SERVICE_VERSION CXD_VERSION
 #define JSON "application/json"
 
 /* Appends {"loc": ["body", key?, sub?], "msg": msg, "type": type}. key or
@@ -511,16 +516,132 @@ static void respond_failure(struct http_response *resp, const char *exec_id, con
 	respond_json(resp, 200, api_render_result(&res, exec_id));
 }
 
+int api_execute_admit(void *ctx, void **admission, struct http_response *resp)
+{
+	struct api *api = ctx;
+	struct exec_ticket *t = NULL;
+	char err[CXD_ERR_MAX] = "";
+	int rc = executor_ticket_take(api->executor, &t, err, sizeof(err));
+
+	if (rc == 0) {
+		*admission = t;
+		return 0;
+	}
+	if (rc == -EAGAIN) {
+		resp->retry_after = executor_retry_after(api->executor);
+		http_response_detail(resp, 429, err);
+	} else if (rc == -ESHUTDOWN) {
+		resp->retry_after = 5;
+		http_response_detail(resp, 503, err);
+	} else {
+		http_response_detail(resp, 500, "Out of memory");
+	}
+	return rc;
+}
+
+void api_execute_release(void *ctx, void *admission)
+{
+	(void)ctx;
+	executor_ticket_drop(admission);
+}
+
+/* FastAPI decodes the body as JSON only for application/json or
+ * application/<x>+json (as Python's email package splits the type) and
+ * validates the raw bytes otherwise. Unlike FastAPI, a missing
+ * Content-Type is not JSON either: a browser sends none (or text/plain)
+ * in a cross-origin "simple" request, which needs no CORS preflight. */
+bool api_is_json_type(const char *content_type)
+{
+	char type[128];
+	const char *slash, *sub;
+	size_t n;
+
+	if (!content_type)
+		return false;
+	n = strcspn(content_type, ";");
+	while (n > 0 && (content_type[n - 1] == ' ' || content_type[n - 1] == '\t'))
+		n--;
+	while (n > 0 && (*content_type == ' ' || *content_type == '\t')) {
+		content_type++;
+		n--;
+	}
+	if (n == 0 || n >= sizeof(type))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		type[i] = (char)tolower((unsigned char)content_type[i]);
+	type[n] = '\0';
+	slash = strchr(type, '/');
+	if (!slash || strchr(slash + 1, '/') || strncmp(type, "application/", 12) != 0)
+		return false;
+	sub = slash + 1;
+	n = strlen(sub);
+	return strcmp(sub, "json") == 0 || (n >= 5 && strcmp(sub + n - 5, "+json") == 0);
+}
+
+/* A request that is not JSON, as FastAPI validates its raw bytes. */
+static void respond_not_json(struct http_response *resp, size_t body_len)
+{
+	cJSON *errors = cJSON_CreateArray();
+
+	if (!errors) {
+		http_response_detail(resp, 500, "Out of memory");
+		return;
+	}
+	if (body_len == 0)
+		add_error(errors, NULL, NULL, -1, "missing", "Field required");
+	else
+		add_error(errors, NULL, NULL, -1, "model_attributes_type",
+			  "Input should be a valid dictionary or object to extract fields from");
+	respond_validation(resp, errors);
+}
+
+static size_t answer_read_cb(void *ctx, char *buf, size_t room)
+{
+	return answer_read(ctx, buf, room);
+}
+
+static void answer_free_cb(void *ctx)
+{
+	answer_free(ctx);
+}
+
+/* The result as a streamed answer (res is taken). */
+static void respond_result(struct http_response *resp, struct exec_result *res, const char *id)
+{
+	struct answer *a = answer_new(res, id);
+	struct http_body_stream stream = { answer_read_cb, answer_free_cb, a, 0 };
+
+	if (!a) {
+		http_response_detail(resp, 500, "Out of memory");
+		return;
+	}
+	stream.len = answer_size(a);
+	http_response_stream(resp, 200, JSON, &stream); /* resp owns a */
+}
+
 void api_execute(void *ctx, const struct http_request *req, struct http_response *resp)
 {
 	struct api *api = ctx;
 	struct exec_request er;
 	struct exec_result res = { 0 };
+	struct exec_ticket *ticket = req->admission ? *req->admission : NULL;
+	struct exec_client client = { req->client_fd, req->client_probe, req->probe_ctx };
 	cJSON *errors = NULL;
 	char err[CXD_ERR_MAX] = "", id[CXD_EXEC_ID_LEN + 1];
 	int rc;
 
-	if (api_parse_execute(req->body, req->body_len, api->cfg, &er, &errors) != 0) {
+	if (req->admission)
+		*req->admission = NULL; /* the ticket is ours: executor_run consumes it */
+	if (!api_is_json_type(req->content_type)) {
+		free(req->body);
+		executor_ticket_drop(ticket);
+		respond_not_json(resp, req->body_len);
+		return;
+	}
+	rc = api_parse_execute(req->body, req->body_len, api->cfg, &er, &errors);
+	free(req->body); /* parsed: only the request's values are kept */
+	if (rc != 0) {
+		executor_ticket_drop(ticket);
 		if (!errors) {
 			http_response_detail(resp, 500, "Out of memory");
 			return;
@@ -528,12 +649,12 @@ void api_execute(void *ctx, const struct http_request *req, struct http_response
 		respond_validation(resp, errors);
 		return;
 	}
-	rc = executor_run(api->executor, &er, id, req->client_fd, &res, err, sizeof(err));
+	rc = executor_run(api->executor, ticket, &er, id, &client, &res, err, sizeof(err));
 	exec_request_free(&er);
 	memcpy(resp->execution_id, id, sizeof(id));
 	switch (rc) {
 	case 0:
-		respond_json(resp, 200, api_render_result(&res, id));
+		respond_result(resp, &res, id);
 		break;
 	case -EAGAIN:
 	case -ETIMEDOUT:

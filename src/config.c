@@ -46,7 +46,10 @@ static const struct config_key keys[] = {
 	NUM(SIZE, server.header_memory_bytes, 4 * CXD_KIB, CXD_MIB, CXD_HEADER_MEMORY_DEFAULT,
 	    NULL),
 	NUM(SIZE, server.max_body_bytes, CXD_KIB, GIB, CXD_BODY_MAX_DEFAULT, NULL),
-	LIST(server.cors_origins, CXD_CORS_ORIGINS_MAX, "*"),
+	NUM(SIZE, server.max_inflight_body_bytes, CXD_KIB, TIB, CXD_INFLIGHT_BODY_DEFAULT, NULL),
+	NUM(INT, server.request_timeout_seconds, 1, 3600, 60, NULL),
+	LIST(server.cors_origins, CXD_CORS_ORIGINS_MAX, ""),
+	LIST(server.allowed_hosts, CXD_CORS_ORIGINS_MAX, ""),
 	STR(docker.host, 0, "", "DOCKER_HOST"),
 	STR(docker.image, 1, "python-sandbox:latest", "DOCKER_IMAGE"),
 	STR(docker.runtime, 0, "", NULL),
@@ -74,7 +77,7 @@ static const struct config_key keys[] = {
 	NUM(SIZE, output.max_stderr_bytes, CXD_KIB, GIB, CXD_STREAM_MAX_DEFAULT, NULL),
 	NUM(INT, output.max_files, 0, 10000, CXD_OUT_FILES_DEFAULT, NULL),
 	NUM(SIZE, output.max_file_bytes, 0, GIB, CXD_OUT_FILE_MAX_DEFAULT, NULL),
-	NUM(SIZE, output.max_total_bytes, 0, 4 * GIB, CXD_OUT_TOTAL_MAX_DEFAULT, NULL),
+	NUM(SIZE, output.max_total_bytes, 0, GIB, CXD_OUT_TOTAL_MAX_DEFAULT, NULL),
 	LIST(output.include, CXD_INCLUDE_PATTERNS_MAX, "*"),
 	ENUM(log.level, log_levels, LOG_INFO),
 	ENUM(log.format, log_formats, LOG_FORMAT_TEXT),
@@ -90,6 +93,7 @@ static const char *const sections[] = {
 static const struct { const char *lesser, *greater; } rules[] = {
 	{ "execution.timeout_seconds", "execution.max_timeout_seconds" },
 	{ "output.max_file_bytes", "output.max_total_bytes" },
+	{ "server.max_body_bytes", "server.max_inflight_body_bytes" },
 };
 
 /* --- names and messages --------------------------------------------------- */

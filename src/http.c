@@ -8,11 +8,31 @@
 
 #include "codeexecd/http.h"
 
-void http_response_take(struct http_response *resp, int status, const char *content_type,
-			char *body, size_t len)
+void http_response_clear(struct http_response *resp)
 {
 	if (resp->body && !resp->body_static)
 		free(resp->body);
+	resp->body = NULL;
+	resp->body_len = 0;
+	resp->body_static = false;
+	if (resp->stream.free)
+		resp->stream.free(resp->stream.ctx);
+	memset(&resp->stream, 0, sizeof(resp->stream));
+}
+
+void http_response_stream(struct http_response *resp, int status, const char *content_type,
+			  const struct http_body_stream *stream)
+{
+	http_response_clear(resp);
+	resp->status = status;
+	resp->content_type = content_type;
+	resp->stream = *stream;
+}
+
+void http_response_take(struct http_response *resp, int status, const char *content_type,
+			char *body, size_t len)
+{
+	http_response_clear(resp);
 	resp->status = status;
 	resp->content_type = content_type;
 	resp->body = body;
@@ -23,8 +43,7 @@ void http_response_take(struct http_response *resp, int status, const char *cont
 void http_response_static(struct http_response *resp, int status, const char *content_type,
 			  const void *body, size_t len)
 {
-	if (resp->body && !resp->body_static)
-		free(resp->body);
+	http_response_clear(resp);
 	resp->status = status;
 	resp->content_type = content_type;
 	resp->body = (char *)(uintptr_t)body; /* never written: body_static */

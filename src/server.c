@@ -438,13 +438,17 @@ static bool host_allowed(const struct server *srv, const char *host)
 {
 	char name[256], item[256];
 
-	if (srv->any_host)
-		return true;
-	if (!host || strlen(host) >= sizeof(name))
+	if (srv->any_host || !host)
+		return true; /* none: HTTP/1.0 (browsers always send one) */
+	if (strlen(host) >= sizeof(name))
 		return false;
 	host_name(host, name, sizeof(name));
 	for (size_t i = 0; i < srv->hosts.n; i++) {
-		host_name(srv->hosts.items[i], item, sizeof(item));
+		const char *it = srv->hosts.items[i];
+		if (it[0] == '[')
+			host_name(it, item, sizeof(item)); /* "[::1]" as "::1" */
+		else
+			(void)snprintf(item, sizeof(item), "%s", it);
 		if (strcasecmp(name, item) == 0)
 			return true;
 	}
@@ -573,9 +577,7 @@ static enum MHD_Result dispatch(struct server *srv, struct MHD_Connection *conn,
 	req.client_probe = st->http11 ? probe_client : NULL;
 	req.probe_ctx = st;
 	req.admission = &st->admission;
-	st->route->handler(srv->api, &req, &resp);
-	if (st->route->takes_body)
-		free(req.body); /* a handler that did not take it */
+	st->route->handler(srv->api, &req, &resp); /* frees req.body */
 	return send_response(srv, conn, method, path, st, &resp);
 }
 

@@ -66,8 +66,7 @@ struct server {
 	atomic_int inflight;  /* requests begun and not yet answered */
 	atomic_long body_bytes; /* reserved for request bodies, all requests */
 	struct deadlines *deadlines;
-	bool any_host;        /* server.allowed_hosts accepts any Host */
-	struct string_list hosts;
+	struct http_hosts hosts; /* server.allowed_hosts */
 };
 
 /* Per-request state, from the first call of on_request to on_completed. */
@@ -418,43 +417,6 @@ static enum MHD_Result count_content_length(void *cls, enum MHD_ValueKind kind,
 	return MHD_YES;
 }
 
-/* The name in a Host header value, without port or brackets. */
-static void host_name(const char *host, char *out, size_t outlen)
-{
-	size_t n;
-
-	if (host[0] == '[') {
-		host++;
-		n = strcspn(host, "]");
-	} else {
-		n = strcspn(host, ":");
-	}
-	(void)snprintf(out, outlen, "%.*s", (int)n, host);
-}
-
-/* server.allowed_hosts: DNS rebinding makes a hostile page's origin reach
- * a daemon on the loopback under the attacker's host name. */
-static bool host_allowed(const struct server *srv, const char *host)
-{
-	char name[256], item[256];
-
-	if (srv->any_host || !host)
-		return true; /* none: HTTP/1.0 (browsers always send one) */
-	if (strlen(host) >= sizeof(name))
-		return false;
-	host_name(host, name, sizeof(name));
-	for (size_t i = 0; i < srv->hosts.n; i++) {
-		const char *it = srv->hosts.items[i];
-		if (it[0] == '[')
-			host_name(it, item, sizeof(item)); /* "[::1]" as "::1" */
-		else
-			(void)snprintf(item, sizeof(item), "%s", it);
-		if (strcasecmp(name, item) == 0)
-			return true;
-	}
-	return false;
-}
-
 static bool parse_length(const char *cl, unsigned long long *n)
 {
 	char *end;
@@ -496,7 +458,7 @@ static bool first_call(struct server *srv, struct MHD_Connection *conn, const ch
 				   "Conflicting Content-Length headers");
 		return true;
 	}
-	if (!host_allowed(srv, header(conn, MHD_HTTP_HEADER_HOST))) {
+	if (!http_hosts_allow(&srv->hosts, header(conn, MHD_HTTP_HEADER_HOST))) {
 		*ret = send_detail(srv, conn, method, path, st, 400, "Invalid host header");
 		return true;
 	}
@@ -724,31 +686,6 @@ out:
 	return rc;
 }
 
-/* server.allowed_hosts, or when empty: the loopback names for a loopback
- * address, any name otherwise. */
-static void hosts_setup(struct server *srv, const struct sockaddr_storage *ss, socklen_t sslen)
-{
-	static const char *const loopback[] = { "localhost", "127.0.0.1", "::1" };
-	const struct string_list *list = &srv->cfg->server.allowed_hosts;
-	bool lo = false;
-
-	for (size_t i = 0; i < list->n; i++)
-		if (strcmp(list->items[i], "*") == 0)
-			srv->any_host = true;
-	if (list->n > 0) {
-		srv->hosts = *list;
-		return;
-	}
-	if (sslen > 0 && ss->ss_family == AF_INET)
-		lo = (ntohl(((const struct sockaddr_in *)(const void *)ss)->sin_addr.s_addr) >> 24) == 127;
-	else if (sslen > 0 && ss->ss_family == AF_INET6)
-		lo = IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)(const void *)ss)->sin6_addr);
-	srv->any_host = !lo;
-	for (size_t i = 0; lo && i < sizeof(loopback) / sizeof(loopback[0]); i++)
-		(void)snprintf(srv->hosts.items[srv->hosts.n++], sizeof(srv->hosts.items[0]), "%s",
-			       loopback[i]);
-}
-
 int server_start(struct server **out, const struct config *cfg, int listen_fd, int port,
 		 struct api *ctx, char *err, size_t errlen)
 {
@@ -769,7 +706,8 @@ int server_start(struct server **out, const struct config *cfg, int listen_fd, i
 	srv->api = ctx;
 	srv->port = port;
 	srv->quiesced_fd = -1;
-	hosts_setup(srv, &ss, sslen);
+	http_hosts_init(&srv->hosts, &cfg->server.allowed_hosts,
+			sslen > 0 ? (const struct sockaddr *)&ss : NULL);
 	if (deadlines_start(&srv->deadlines) != 0) {
 		(void)snprintf(err, errlen, "cannot start the request deadline thread");
 		(void)close(listen_fd);

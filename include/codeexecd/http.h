@@ -6,7 +6,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "codeexecd/config.h"
 #include "codeexecd/limits.h"
+
+struct sockaddr;
 
 struct http_request {
 	const char *method;
@@ -72,6 +75,21 @@ void http_response_take(struct http_response *resp, int status, const char *cont
 /* Sets a body that outlives the response (embedded data). */
 void http_response_static(struct http_response *resp, int status, const char *content_type,
 			  const void *body, size_t len);
+/* The names accepted in the Host header (server.allowed_hosts). */
+struct http_hosts {
+	bool any;
+	struct string_list names;
+};
+
+/* list as configured ("*" = any); when empty: the loopback names
+ * (localhost, 127.0.0.1, ::1) when listening is a loopback address, any
+ * name otherwise (listening NULL: unknown, any). */
+void http_hosts_init(struct http_hosts *h, const struct string_list *list,
+		     const struct sockaddr *listening);
+/* True when a Host header value (name[:port], [v6]:port) is accepted; a
+ * missing one (HTTP/1.0; browsers always send one) is. */
+bool http_hosts_allow(const struct http_hosts *h, const char *host);
+
 /* {"detail": "<text>"} with the given status. */
 void http_response_detail(struct http_response *resp, int status, const char *detail);
 

@@ -77,7 +77,8 @@ struct request_state {
 	char *body;            /* NUL-terminated, at most max_body_bytes */
 	size_t body_len;
 	size_t body_cap;
-	size_t reserved;       /* of srv->body_bytes, given back at the end */
+	size_t reserved;       /* body buffer bytes covered by the budget */
+	long charged;          /* of srv->body_bytes, given back at the end */
 	bool too_large;
 	bool over_budget;      /* no room in server.max_inflight_body_bytes */
 	size_t dropped;        /* bytes read and not kept */
@@ -338,23 +339,32 @@ static enum MHD_Result send_preflight(struct server *srv, struct MHD_Connection 
 	return ret;
 }
 
-/* Takes n bytes of the bodies' budget; false when they do not fit. */
+/* Covers n more bytes of body buffer with the bodies' budget; false when
+ * they do not fit. A request is charged twice its buffer: the body while it
+ * is read and parsed, then what it becomes (the decoded files, and the job
+ * packed from them for the sandbox), which lives until the request ends.
+ * The charge is capped at the budget, so one request alone always fits. */
 static bool budget_take(struct server *srv, struct request_state *st, size_t n)
 {
 	long max = srv->cfg->server.max_inflight_body_bytes;
-	long cur = atomic_load(&srv->body_bytes);
+	long want = (long)(st->reserved + n) * 2, add, cur = atomic_load(&srv->body_bytes);
 
+	if (want > max)
+		want = max;
+	add = want - st->charged;
 	do {
-		if ((long)n > max - cur)
+		if (add > max - cur)
 			return false;
-	} while (!atomic_compare_exchange_weak(&srv->body_bytes, &cur, cur + (long)n));
+	} while (!atomic_compare_exchange_weak(&srv->body_bytes, &cur, cur + add));
+	st->charged += add;
 	st->reserved += n;
 	return true;
 }
 
 static void budget_give_back(struct server *srv, struct request_state *st)
 {
-	atomic_fetch_sub(&srv->body_bytes, (long)st->reserved);
+	atomic_fetch_sub(&srv->body_bytes, st->charged);
+	st->charged = 0;
 	st->reserved = 0;
 }
 

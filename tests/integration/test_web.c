@@ -44,6 +44,13 @@ static const char yaml_memory[] =
 	"execution:\n"
 	"  pool_size: 0\n";
 
+static const char yaml_budget[] =
+	"server:\n"
+	"  max_body_bytes: 8m\n"
+	"  max_inflight_body_bytes: 32m\n"
+	"execution:\n"
+	"  pool_size: 0\n";
+
 static struct harness_daemon *D;
 
 static void start(const char *yaml)
@@ -55,6 +62,7 @@ static void start(const char *yaml)
 static void setup_web(void) { start(yaml_web); }
 static void setup_one_place(void) { start(yaml_one_place); }
 static void setup_memory(void) { start(yaml_memory); }
+static void setup_budget(void) { start(yaml_budget); }
 
 static void teardown(void)
 {
@@ -440,6 +448,82 @@ START_TEST(test_big_answer_memory)
 }
 END_TEST
 
+struct upload {
+	const char *body;
+	size_t len;
+	int status;
+};
+
+/* Sends a request with a slow body (256 KiB every 50 ms), reads the answer. */
+static void *slow_upload(void *arg)
+{
+	struct upload *u = arg;
+	struct harness_raw_result out = { 0 };
+	char head[256];
+	int fd = harness_connect(harness_daemon_port(D));
+
+	u->status = -1;
+	if (fd < 0)
+		return NULL;
+	(void)snprintf(head, sizeof(head),
+		       "POST /execute HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+		       "Content-Length: %zu\r\n\r\n", u->len);
+	if (harness_send_all(fd, head, strlen(head)) == 0) {
+		for (size_t off = 0; off < u->len; off += 256 * 1024) {
+			size_t n = u->len - off < 256 * 1024 ? u->len - off : 256 * 1024;
+			if (harness_send_all(fd, u->body + off, n) != 0)
+				break;
+			harness_sleep_ms(50);
+		}
+		harness_read_until_close(fd, 120.0, &out);
+		u->status = harness_raw_status(&out);
+		harness_raw_free(&out);
+	}
+	close(fd);
+	return NULL;
+}
+
+/* Eight slow uploads of 7 MiB bodies (a 5 MiB file) together: the memory
+ * they cost stays within server.max_inflight_body_bytes (32 MiB); those
+ * that do not fit get 503. It was about 25 MiB per upload. */
+START_TEST(test_uploads_within_budget)
+{
+	size_t raw = 5 * 1024 * 1024, b64 = (raw + 2) / 3 * 4, len;
+	static const char head[] = "{\"code\":\"print(5)\",\"files\":{\"a.csv\":\"";
+	char *body = malloc(sizeof(head) + b64 + 8);
+	struct upload u[8];
+	pthread_t t[8];
+	long before, after;
+	int ok = 0;
+
+	ck_assert_ptr_nonnull(body);
+	memcpy(body, head, sizeof(head) - 1);
+	len = sizeof(head) - 1;
+	for (size_t i = 0; i < b64; i++)
+		body[len++] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef"[i % 32];
+	memcpy(body + len, "\"}}", 3);
+	len += 3;
+	before = reset_peak();
+	for (int i = 0; i < 8; i++) {
+		u[i] = (struct upload){ .body = body, .len = len };
+		ck_assert_int_eq(pthread_create(&t[i], NULL, slow_upload, &u[i]), 0);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_msg(u[i].status == 200 || u[i].status == 503, "upload %d: status %d", i,
+			      u[i].status);
+		ok += u[i].status == 200;
+	}
+	after = peak_rss();
+	fprintf(stderr, "test_web: 8 uploads of %zu bytes: %d answered, peak RSS +%ld bytes\n", len,
+		ok, after - before);
+	ck_assert_msg(ok >= 1, "no upload was answered");
+	ck_assert_msg(after - before <= 36 * MIB,
+		      "peak RSS rose by %ld bytes with a 32 MiB budget for bodies", after - before);
+	free(body);
+}
+END_TEST
+
 static TCase *daemon_case(Suite *s, const char *name, void (*setup)(void))
 {
 	TCase *tc = tcase_create(name);
@@ -478,6 +562,8 @@ int main(void)
 	tc = daemon_case(s, "memory", setup_memory);
 	tcase_add_test(tc, test_big_answer_memory);
 	tcase_add_test(tc, test_big_body_memory);
+	tc = daemon_case(s, "budget", setup_budget);
+	tcase_add_test(tc, test_uploads_within_budget);
 	rc = check_run(s, CK_ENV);
 	curl_global_cleanup();
 	return rc;

@@ -28,29 +28,53 @@
 #define SERVICE_VERSION CXD_VERSION
 #define JSON "application/json"
 
-/* Appends {"loc": ["body", key?, sub?], "msg": msg, "type": type}. key or
- * sub may be NULL; offset >= 0 appends an integer instead of key. */
-static void add_error(cJSON *errors, const char *key, const char *sub, long offset,
-		      const char *type, const char *msg)
+/* Appends {"loc": loc, "msg": msg, "type": type}; loc is consumed. */
+static void append_error(cJSON *errors, cJSON *loc, const char *type, const char *msg)
 {
-	cJSON *e = cJSON_CreateObject(), *loc = cJSON_CreateArray();
+	cJSON *e = cJSON_CreateObject();
 
 	if (!e || !loc) {
 		cJSON_Delete(e);
 		cJSON_Delete(loc);
 		return;
 	}
-	cJSON_AddItemToArray(loc, cJSON_CreateString("body"));
-	if (offset >= 0)
-		cJSON_AddItemToArray(loc, cJSON_CreateNumber((double)offset));
-	if (key)
-		cJSON_AddItemToArray(loc, cJSON_CreateString(key));
-	if (sub)
-		cJSON_AddItemToArray(loc, cJSON_CreateString(sub));
 	cJSON_AddItemToObject(e, "loc", loc); /* e owns loc */
 	cJSON_AddStringToObject(e, "msg", msg);
 	cJSON_AddStringToObject(e, "type", type);
 	cJSON_AddItemToArray(errors, e);      /* errors owns e */
+}
+
+/* Appends {"loc": ["body", key?, sub?], "msg": msg, "type": type}. key or
+ * sub may be NULL; offset >= 0 appends an integer instead of key. */
+static void add_error(cJSON *errors, const char *key, const char *sub, long offset,
+		      const char *type, const char *msg)
+{
+	cJSON *loc = cJSON_CreateArray();
+
+	if (loc) {
+		cJSON_AddItemToArray(loc, cJSON_CreateString("body"));
+		if (offset >= 0)
+			cJSON_AddItemToArray(loc, cJSON_CreateNumber((double)offset));
+		if (key)
+			cJSON_AddItemToArray(loc, cJSON_CreateString(key));
+		if (sub)
+			cJSON_AddItemToArray(loc, cJSON_CreateString(sub));
+	}
+	append_error(errors, loc, type, msg);
+}
+
+/* Appends {"loc": ["body", key, index], ...}: an item of a list field. */
+static void add_error_at(cJSON *errors, const char *key, long index, const char *type,
+			 const char *msg)
+{
+	cJSON *loc = cJSON_CreateArray();
+
+	if (loc) {
+		cJSON_AddItemToArray(loc, cJSON_CreateString("body"));
+		cJSON_AddItemToArray(loc, cJSON_CreateString(key));
+		cJSON_AddItemToArray(loc, cJSON_CreateNumber((double)index));
+	}
+	append_error(errors, loc, type, msg);
 }
 
 /* Checks body as one JSON value, without building it; on failure adds
@@ -354,6 +378,63 @@ static void parse_stdin(const char *body, const struct json_span *v, const struc
 	}
 }
 
+static void parse_output_include(const char *body, const struct json_span *v,
+				 struct exec_request *out, cJSON *errors)
+{
+	struct json_span it;
+	char msg[96];
+	size_t n, pos = 0;
+
+	if (!v || v->kind == JSON_KIND_NULL)
+		return;
+	if (v->kind != JSON_KIND_ARRAY) {
+		add_error(errors, "output_include", NULL, -1, "list_type",
+			  "Input should be a valid list");
+		return;
+	}
+	n = json_array_count(body, v);
+	if (n > CXD_INCLUDE_PATTERNS_MAX) {
+		(void)snprintf(msg, sizeof(msg),
+			       "List should have at most %d items after validation, not %zu",
+			       CXD_INCLUDE_PATTERNS_MAX, n);
+		add_error(errors, "output_include", NULL, -1, "too_long", msg);
+		return;
+	}
+	out->has_output_include = true;
+	out->output_include = calloc(n + 1, sizeof(*out->output_include));
+	if (!out->output_include) {
+		add_error(errors, "output_include", NULL, -1, "value_error", "Out of memory");
+		return;
+	}
+	while (json_array_next(body, v, &pos, &it)) {
+		long at = (long)out->noutput_include;
+		char *text = NULL;
+		size_t len = 0;
+
+		if (it.kind != JSON_KIND_STRING) {
+			add_error_at(errors, "output_include", at, "string_type",
+				     "Input should be a valid string");
+		} else if (json_string_decode(body, &it, &text, &len) != 0) {
+			add_error_at(errors, "output_include", at, "value_error", "Out of memory");
+		} else if (len == 0) {
+			add_error_at(errors, "output_include", at, "string_too_short",
+				     "String should have at least 1 character");
+		} else if (len >= CXD_PATTERN_MAX) {
+			(void)snprintf(msg, sizeof(msg), "String should have at most %d characters",
+				       CXD_PATTERN_MAX - 1);
+			add_error_at(errors, "output_include", at, "string_too_long", msg);
+		} else if (memchr(text, '\0', len)) {
+			add_error_at(errors, "output_include", at, "value_error",
+				     "Value error, NUL characters (\\u0000) are not allowed in strings");
+		} else {
+			out->output_include[at] = text;
+			text = NULL;
+		}
+		free(text);
+		out->noutput_include++;
+	}
+}
+
 static void parse_code(const char *body, const struct json_span *v, struct exec_request *out,
 		       cJSON *errors)
 {
@@ -371,8 +452,8 @@ static void parse_code(const char *body, const struct json_span *v, struct exec_
 /* The request's known members (the last of each name, as Python's json
  * takes duplicates); the others are skipped unread. */
 struct known {
-	struct json_span code, files, timeout, stdin_;
-	bool has_code, has_files, has_timeout, has_stdin;
+	struct json_span code, files, timeout, stdin_, include;
+	bool has_code, has_files, has_timeout, has_stdin, has_include;
 };
 
 static void find_known(const char *body, const struct json_span *root, struct known *k)
@@ -394,6 +475,9 @@ static void find_known(const char *body, const struct json_span *root, struct kn
 		} else if (json_string_is(body, &key, "stdin")) {
 			k->stdin_ = value;
 			k->has_stdin = true;
+		} else if (json_string_is(body, &key, "output_include")) {
+			k->include = value;
+			k->has_include = true;
 		}
 	}
 }
@@ -425,6 +509,7 @@ int api_parse_execute(const char *body, size_t len, const struct config *cfg,
 	parse_files(body, k.has_files ? &k.files : NULL, cfg, out, errors);
 	parse_timeout(body, k.has_timeout ? &k.timeout : NULL, cfg, out, errors);
 	parse_stdin(body, k.has_stdin ? &k.stdin_ : NULL, cfg, out, errors);
+	parse_output_include(body, k.has_include ? &k.include : NULL, out, errors);
 	if (cJSON_GetArraySize(errors) == 0)
 		rc = 0;
 out:

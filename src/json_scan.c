@@ -278,6 +278,33 @@ size_t json_object_count(const char *text, const struct json_span *obj)
 	return n;
 }
 
+bool json_array_next(const char *text, const struct json_span *arr, size_t *pos,
+		     struct json_span *item)
+{
+	struct scanner sc = { .t = text, .len = arr->off + arr->len };
+
+	sc.pos = *pos ? *pos : arr->off + 1;
+	skip_ws(&sc);
+	if (sc.t[sc.pos] == ',')
+		sc.pos++;
+	skip_ws(&sc);
+	if (sc.t[sc.pos] == ']')
+		return false;
+	(void)scan_value(&sc, item, 0);
+	*pos = sc.pos;
+	return true;
+}
+
+size_t json_array_count(const char *text, const struct json_span *arr)
+{
+	struct json_span v;
+	size_t pos = 0, n = 0;
+
+	while (json_array_next(text, arr, &pos, &v))
+		n++;
+	return n;
+}
+
 static size_t put_utf8(char *o, uint32_t cp)
 {
 	if (cp < 0x80) {

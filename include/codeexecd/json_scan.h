@@ -41,6 +41,11 @@ bool json_object_next(const char *text, const struct json_span *obj, size_t *pos
 /* The number of members (duplicates included) of an object span. */
 size_t json_object_count(const char *text, const struct json_span *obj);
 
+/* The same for the items of an array span. */
+bool json_array_next(const char *text, const struct json_span *arr, size_t *pos,
+		     struct json_span *item);
+size_t json_array_count(const char *text, const struct json_span *arr);
+
 /* Decodes a string span of a checked document into a malloc'ed buffer,
  * NUL-terminated (the text itself may hold NULs: *outlen says how long it
  * is). Returns 0 or -ENOMEM. */

@@ -4,6 +4,8 @@
 #   make run        install what is missing, build, build the image, start on 127.0.0.1:8080
 #   make check      install what is missing, build, run every test (unit, integration, e2e)
 #   make image      build the sandbox image (only when its inputs changed)
+#   make service-image  build codeexecd's own image (SERVICE_IMAGE, codeexecd:latest)
+#   make check-deploy   the deployment tests (service image, proxy, replicas, TLS)
 #   make asan       the whole suite on an ASan + UBSan build
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make clean
@@ -14,6 +16,7 @@ SYSCONFDIR ?= /etc
 UNITDIR ?= /lib/systemd/system
 BUILD   ?= build
 IMAGE   ?= $(or $(DOCKER_IMAGE),python-sandbox:latest)
+SERVICE_IMAGE ?= codeexecd:latest
 VERSION := 0.1.0
 
 CC      ?= cc
@@ -49,8 +52,8 @@ INTEG_HELP := $(filter-out $(INTEG_SRCS),$(wildcard tests/integration/*.c))
 EMBED   := runner.py=src/runner.py openapi.json=openapi/openapi.json
 include web/assets.mk
 
-.PHONY: all run check check-unit check-integration check-e2e image asan install \
-        uninstall clean deps docker-engine bench
+.PHONY: all run check check-unit check-integration check-e2e check-deploy image \
+        service-image assets asan install uninstall clean deps docker-engine bench
 
 all: $(BUILD)/codeexecd
 
@@ -92,6 +95,13 @@ docker-engine:
 image: docker-engine
 	@scripts/build-image.sh $(IMAGE)
 
+# codeexecd's own image (docker/Dockerfile.service).
+service-image: docker-engine
+	@BUILD=$(BUILD) scripts/build-service-image.sh $(SERVICE_IMAGE)
+
+# The Swagger UI and ReDoc files (for the service image's build context).
+assets: $(WEB_ASSET_FILES)
+
 check: deps
 	@$(MAKE) --no-print-directory image
 	@$(MAKE) --no-print-directory all check-unit check-integration check-e2e
@@ -106,6 +116,18 @@ check-integration: $(BUILD)/codeexecd $(INTEG_BINS)
 check-e2e: $(BUILD)/codeexecd
 	@CODEEXECD_BIN=$(abspath $(BUILD)/codeexecd) CODEEXECD_TEST_IMAGE=$(IMAGE) \
 	    tests/e2e/run.sh
+
+# Deployment tests (tests/deploy): the service image, the socket proxy, TLS
+# engines, replicas behind nginx. About 20 minutes; not part of `make check`.
+# Uses the sandbox image IMAGE as it is (make image builds it) and builds
+# the service image SERVICE_IMAGE.
+check-deploy:
+	@scripts/setup-deps.sh deploy
+	@$(MAKE) --no-print-directory service-image
+	@$(MAKE) --no-print-directory all $(BUILD)/tests/integ_test_sandbox
+	@CODEEXECD_BIN=$(abspath $(BUILD)/codeexecd) CODEEXECD_TEST_IMAGE=$(IMAGE) \
+	    SERVICE_IMAGE=$(SERVICE_IMAGE) INTEG_SANDBOX=$(abspath $(BUILD)/tests/integ_test_sandbox) \
+	    tests/deploy/run.sh $(DEPLOY_TESTS)
 
 run: deps
 	@$(MAKE) --no-print-directory image all

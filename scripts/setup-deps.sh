@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that building and testing codeexecd need, only
-# the missing ones. Quick (a dpkg query) when nothing is missing.
+# the missing ones (with the argument `deploy`, also those of make
+# check-deploy). Quick (a dpkg query) when nothing is missing.
 set -euo pipefail
 
 packages=(
@@ -9,6 +10,10 @@ packages=(
     docker.io debootstrap runsc
     nodejs npm chromium
 )
+# `setup-deps.sh deploy`: also what the deployment tests need (make check-deploy).
+if [ "${1:-}" = deploy ]; then
+    packages+=(haproxy nginx docker-compose openssl python3)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -54,6 +54,8 @@ static const struct config_key keys[] = {
 	STR(docker.image, 1, "python-sandbox:latest", "DOCKER_IMAGE"),
 	STR(docker.runtime, 0, "", NULL),
 	NUM(BOOL, docker.pull_missing_image, 0, 1, 0, NULL),
+	NUM(BOOL, docker.tls_verify, 0, 1, 0, "DOCKER_TLS_VERIFY"),
+	STR(docker.cert_path, 0, "", "DOCKER_CERT_PATH"),
 	NUM(INT, docker.api_timeout_seconds, 1, 600, 30, NULL),
 	NUM(INT, execution.timeout_seconds, 1, 86400, 60, "EXECUTION_TIMEOUT"),
 	NUM(INT, execution.max_timeout_seconds, 1, 86400, 300, NULL),
@@ -234,6 +236,8 @@ int config_apply_env(struct config *cfg, char *const *envp, char *err, size_t er
 		if (!text && k->alias) {
 			used = k->alias;
 			text = env_find(envp, used);
+			if (text && text[0] == '\0')	/* DOCKER_TLS_VERIFY= means off */
+				text = NULL;
 		}
 		if (text && config_key_set(&next, k, text, body, sizeof body) < 0) {
 			(void)snprintf(err, errlen, "environment %s: %s", used, body);

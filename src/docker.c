@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -171,6 +172,47 @@ CURL *docker_easy_new(const struct docker *d, char errbuf[CURL_ERROR_SIZE])
 	return h;
 }
 
+static bool is_tls_failure(CURLcode cc, const char *why)
+{
+	return cc == CURLE_SSL_CERTPROBLEM || cc == CURLE_SSL_CACERT_BADFILE ||
+	       cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CONNECT_ERROR ||
+	       ((cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR) && strstr(why, "SSL"));
+}
+
+/* A TLS failure said in terms of the configuration: which file is missing,
+ * whose certificate was refused. -EHOSTUNREACH: the engine cannot be used
+ * until the files are put right (they are read again at each connection). */
+static int tls_error(const struct docker *d, CURLcode cc, const char *why, char *err,
+		     size_t errlen)
+{
+	const char *const files[] = { d->tls_ca, d->tls_cert, d->tls_key };
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		if (access(files[i], R_OK) != 0) {
+			docker_set_err(err, errlen, "TLS to the Docker engine at %s: cannot read %s "
+				       "(docker.cert_path, DOCKER_CERT_PATH): %s", d->endpoint,
+				       files[i], strerror(errno));
+			return -EHOSTUNREACH;
+		}
+	}
+	if (cc == CURLE_SSL_CERTPROBLEM || cc == CURLE_SSL_CACERT_BADFILE) {
+		docker_set_err(err, errlen, "TLS to the Docker engine at %s: unusable files in %s "
+			       "(docker.cert_path, DOCKER_CERT_PATH): %s", d->endpoint, d->tls_dir,
+			       why);
+		return -EHOSTUNREACH;
+	}
+	if (cc == CURLE_PEER_FAILED_VERIFICATION)
+		docker_set_err(err, errlen, "TLS to the Docker engine at %s: the engine's "
+			       "certificate does not verify against %s: %s", d->endpoint, d->tls_ca,
+			       why);
+	else
+		docker_set_err(err, errlen, "TLS to the Docker engine at %s failed; the engine "
+			       "may have refused the client certificate %s (expired, or not "
+			       "signed by the CA the engine trusts): %s", d->endpoint,
+			       d->tls_cert, why);
+	return -EHOSTUNREACH;
+}
+
 int docker_transport_error(const struct docker *d, CURL *h, CURLcode cc, const char *errbuf,
 			   const struct docker_body *b, char *err, size_t errlen)
 {
@@ -191,11 +233,8 @@ int docker_transport_error(const struct docker *d, CURL *h, CURLcode cc, const c
 			       "read: %s", d->endpoint, why);
 		return -EPROTO;
 	}
-	if (cc == CURLE_SSL_CERTPROBLEM || cc == CURLE_SSL_CACERT_BADFILE) {
-		docker_set_err(err, errlen, "TLS to the Docker engine at %s (DOCKER_CERT_PATH): %s",
-			       d->endpoint, why);
-		return -EINVAL;
-	}
+	if (d->tls_ca && is_tls_failure(cc, why))
+		return tls_error(d, cc, why, err, errlen);
 	/* curl names a unix socket "docker port 80": say what the socket said */
 	if (d->socket_path && cc == CURLE_COULDNT_CONNECT &&
 	    curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &os_errno) == CURLE_OK && os_errno != 0) {

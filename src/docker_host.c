@@ -1,5 +1,6 @@
 /* The Docker client's transport set-up: DOCKER_HOST (unix:// or tcp://), TLS
- * from DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, and the handle's life
+ * (struct docker_tls: docker.tls_verify and docker.cert_path, the CLI's
+ * DOCKER_TLS_VERIFY and DOCKER_CERT_PATH), and the handle's life
  * (docker_open, docker_close). The calls are in docker.c and
  * docker_stream.c; this file needs no curl_*. */
 #include "codeexecd/docker.h"
@@ -70,10 +71,10 @@ static int split_host_port(const char *s, char *host, size_t hostlen, long *port
 	return *end == '\0' ? 0 : -EINVAL;
 }
 
-/* DOCKER_TLS_VERIFY: certificates from DOCKER_CERT_PATH, else ~/.docker. */
-static int setup_tls(struct docker *d, char *err, size_t errlen)
+/* Certificates from tls->cert_path, else ~/.docker (as the CLI). */
+static int setup_tls(struct docker *d, const struct docker_tls *tls, char *err, size_t errlen)
 {
-	const char *dir = getenv("DOCKER_CERT_PATH");
+	const char *dir = tls->cert_path;
 	char *home_dir = NULL;
 	int rc = 0;
 
@@ -81,8 +82,8 @@ static int setup_tls(struct docker *d, char *err, size_t errlen)
 		const char *home = getenv("HOME");
 
 		if (!home || home[0] == '\0') {
-			docker_set_err(err, errlen, "DOCKER_TLS_VERIFY is set but neither "
-				       "DOCKER_CERT_PATH nor HOME is");
+			docker_set_err(err, errlen, "docker.tls_verify (DOCKER_TLS_VERIFY) is on "
+				       "but neither docker.cert_path (DOCKER_CERT_PATH) nor HOME is set");
 			return -EINVAL;
 		}
 		home_dir = docker_printf("%s/.docker", home);
@@ -93,17 +94,17 @@ static int setup_tls(struct docker *d, char *err, size_t errlen)
 	d->tls_ca = docker_printf("%s/ca.pem", dir);
 	d->tls_cert = docker_printf("%s/cert.pem", dir);
 	d->tls_key = docker_printf("%s/key.pem", dir);
-	if (!d->tls_ca || !d->tls_cert || !d->tls_key)
+	d->tls_dir = strdup(dir);
+	if (!d->tls_ca || !d->tls_cert || !d->tls_key || !d->tls_dir)
 		rc = -ENOMEM;
 	free(home_dir);
 	return rc;
 }
 
-static int parse_tcp(struct docker *d, const char *host, const char *rest, char *err,
-		     size_t errlen)
+static int parse_tcp(struct docker *d, const char *host, const char *rest,
+		     const struct docker_tls *opt, char *err, size_t errlen)
 {
-	const char *verify = getenv("DOCKER_TLS_VERIFY");
-	bool tls = verify && verify[0] != '\0';
+	bool tls = opt && opt->verify;
 	char name[HOST_NAME_MAX_LEN + 1];
 	long port;
 	int rc;
@@ -116,7 +117,7 @@ static int parse_tcp(struct docker *d, const char *host, const char *rest, char 
 	if (port == 0)
 		port = tls ? DEFAULT_TLS_PORT : DEFAULT_PORT;
 	if (tls) {
-		rc = setup_tls(d, err, errlen);
+		rc = setup_tls(d, opt, err, errlen);
 		if (rc != 0)
 			return rc;
 	}
@@ -127,7 +128,8 @@ static int parse_tcp(struct docker *d, const char *host, const char *rest, char 
 
 /* --- open / close --------------------------------------------------------- */
 
-int docker_open(struct docker **out, const char *host, int timeout_s, char *err, size_t errlen)
+int docker_open(struct docker **out, const char *host, const struct docker_tls *tls,
+		int timeout_s, char *err, size_t errlen)
 {
 	struct docker *d = NULL;
 	int rc;
@@ -149,7 +151,7 @@ int docker_open(struct docker **out, const char *host, int timeout_s, char *err,
 	if (strncmp(host, "unix://", 7) == 0)
 		rc = parse_unix(d, host, host + 7, err, errlen);
 	else if (strncmp(host, "tcp://", 6) == 0)
-		rc = parse_tcp(d, host, host + 6, err, errlen);
+		rc = parse_tcp(d, host, host + 6, tls, err, errlen);
 	else {
 		docker_set_err(err, errlen, "DOCKER_HOST \"%s\" is neither unix:///path nor "
 			       "tcp://host:port", host);
@@ -177,6 +179,7 @@ void docker_close(struct docker *d)
 	free(d->tls_ca);
 	free(d->tls_cert);
 	free(d->tls_key);
+	free(d->tls_dir);
 	free(d);
 }
 

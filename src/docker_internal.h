@@ -25,6 +25,7 @@ struct docker {
 	char *tls_ca;       /* https only: the files from DOCKER_CERT_PATH */
 	char *tls_cert;
 	char *tls_key;
+	char *tls_dir;      /* the directory they are in, for messages */
 	long timeout_ms;    /* each ordinary call */
 	pthread_mutex_t lock;       /* serialises fixing the version */
 	atomic_bool negotiated;     /* version is set and never changes again */
@@ -76,7 +77,8 @@ int docker_engine_error(long status, const char *body, const char *what, char *e
  * NOSIGNAL) and errbuf as its error buffer; errbuf must outlive it. */
 CURL *docker_easy_new(const struct docker *d, char errbuf[CURL_ERROR_SIZE]);
 /* A failed transfer: -EHOSTUNREACH naming the endpoint; -EPROTO (an answer
- * over the cap or unreadable); -EINVAL (TLS files); -ENOMEM. */
+ * over the cap or unreadable); -ENOMEM. TLS failures (files, certificates)
+ * are -EHOSTUNREACH, said in terms of docker.cert_path. */
 int docker_transport_error(const struct docker *d, CURL *h, CURLcode cc, const char *errbuf,
 			   const struct docker_body *b, char *err, size_t errlen);
 

@@ -45,7 +45,8 @@ static void usage(FILE *out)
 		"  -h, --help            print this help and exit\n\n"
 		"Precedence: built-in defaults < FILE < environment (CODEEXECD_<SECTION>_<KEY>,\n"
 		"and HOST, PORT, DOCKER_HOST, DOCKER_IMAGE, EXECUTION_TIMEOUT, MAX_MEMORY,\n"
-		"MAX_CPU) < command line. CODEEXECD_CONFIG names a file when --config is absent.\n");
+		"MAX_CPU, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH) < command line.\n"
+		"CODEEXECD_CONFIG names a file when --config is absent.\n");
 }
 
 /* Command-line settings, applied after the environment. */

@@ -48,6 +48,7 @@ int sandbox_create(struct sandbox **out, const struct config *cfg, int port, cha
 		   size_t errlen)
 {
 	struct sandbox *sb = calloc(1, sizeof(*sb));
+	struct docker_tls tls;
 	char host[64] = "localhost";
 	int rc;
 
@@ -57,8 +58,10 @@ int sandbox_create(struct sandbox **out, const struct config *cfg, int port, cha
 	(void)gethostname(host, sizeof(host) - 1);
 	/* Stable across restarts, distinct for daemons on one engine. */
 	(void)snprintf(sb->instance, sizeof(sb->instance), "%s-%d", host, port);
-	rc = docker_open(&sb->docker, cfg->docker.host, cfg->docker.api_timeout_seconds, err,
-			 errlen);
+	tls.verify = cfg->docker.tls_verify;
+	tls.cert_path = cfg->docker.cert_path;
+	rc = docker_open(&sb->docker, cfg->docker.host, &tls, cfg->docker.api_timeout_seconds,
+			 err, errlen);
 	if (rc != 0) {
 		free(sb);
 		return rc;

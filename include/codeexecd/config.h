@@ -37,6 +37,8 @@ struct config {
 		char image[CXD_CONFIG_STRING_MAX];/* DOCKER_IMAGE */
 		char runtime[64];                 /* "" = the engine's default (runc) */
 		bool pull_missing_image;
+		bool tls_verify;                  /* DOCKER_TLS_VERIFY: https to a tcp:// host */
+		char cert_path[CXD_CONFIG_STRING_MAX]; /* DOCKER_CERT_PATH; "" = ~/.docker */
 		int api_timeout_seconds;          /* one engine call, not the execution */
 	} docker;
 	struct {

@@ -1,5 +1,5 @@
 /* Docker Engine API client over libcurl: unix:// sockets and tcp:// with TLS
- * as the docker CLI does it (DOCKER_TLS_VERIFY, DOCKER_CERT_PATH). The API
+ * as the docker CLI does it (struct docker_tls). The API
  * version is negotiated from /_ping. The only module that calls curl_*.
  *
  * Error codes (negative errno): -EHOSTUNREACH the engine does not answer
@@ -23,11 +23,22 @@ struct docker_stream;
 int docker_global_init(void);
 void docker_global_cleanup(void);
 
+/* TLS to a tcp:// engine, as the docker CLI does it (its DOCKER_TLS_VERIFY
+ * and DOCKER_CERT_PATH): with verify, https, the engine's certificate checked
+ * against cert_path/ca.pem and cert_path/cert.pem + key.pem presented as the
+ * client's; cert_path NULL or "" means $HOME/.docker. The files are read at
+ * each connection, so replaced ones take effect without a restart. */
+struct docker_tls {
+	bool verify;
+	const char *cert_path;
+};
+
 /* Where the engine is. host: DOCKER_HOST syntax ("unix:///path",
- * "tcp://host:port"); NULL or "" means unix:///var/run/docker.sock.
- * TLS for tcp:// follows DOCKER_TLS_VERIFY and DOCKER_CERT_PATH from the
- * environment. Does not connect. timeout_s bounds each ordinary call. */
-int docker_open(struct docker **out, const char *host, int timeout_s, char *err, size_t errlen);
+ * "tcp://host:port"); NULL or "" means unix:///var/run/docker.sock. tls
+ * applies to tcp:// only; NULL means none. Does not connect. timeout_s
+ * bounds each ordinary call. */
+int docker_open(struct docker **out, const char *host, const struct docker_tls *tls,
+		int timeout_s, char *err, size_t errlen);
 void docker_close(struct docker *d);
 
 /* GET /_ping; on the first success, fixes the API version to

@@ -43,7 +43,9 @@ static const struct program corpus[] = {
 	  "print(sys.executable, sys.stdin.encoding, sys.stdout.encoding, sys.stderr.errors)\n"
 	  "print(sys.stdout.line_buffering, sys.stdout.write_through, sys.stdin.isatty())\n"
 	  "if __name__ == '__main__':\n    print('main guard')\n", NULL },
-	{ "environment", "import os\nprint(sorted(os.environ.items()))\n", NULL },
+	/* HOSTNAME is the container's id: different in every run, warm or not. */
+	{ "environment", "import os\nenv = dict(os.environ)\nhost = env.pop('HOSTNAME', '')\n"
+	  "print(sorted(env.items()), len(host))\n", NULL },
 	{ "signals_and_warnings",
 	  "import signal, warnings\n"
 	  "for s in sorted(signal.valid_signals()):\n"

@@ -375,7 +375,7 @@ START_TEST(test_concurrent_negotiation)
 	char err[CXD_ERR_MAX] = "";
 	pthread_t t[8];
 
-	ck_assert_int_eq(docker_open(&d, host, CALL_TIMEOUT_S, err, sizeof(err)), 0);
+	ck_assert_int_eq(docker_open(&d, host, NULL, CALL_TIMEOUT_S, err, sizeof(err)), 0);
 	ck_assert_str_eq(docker_api_version(d), "");
 	for (int i = 0; i < 8; i++)
 		ck_assert_int_eq(pthread_create(&t[i], NULL, first_calls, d), 0);
@@ -443,7 +443,7 @@ int main(void)
 	snprintf(owner_filter, sizeof(owner_filter), OWNER_LABEL "=%s", owner);
 	if (docker_global_init() != 0)
 		return EXIT_FAILURE;
-	if (docker_open(&dk, host, CALL_TIMEOUT_S, err, sizeof(err)) != 0 ||
+	if (docker_open(&dk, host, NULL, CALL_TIMEOUT_S, err, sizeof(err)) != 0 ||
 	    docker_ping(dk, err, sizeof(err)) != 0) {
 		printf("test_docker_engine: skipped, no Docker engine: %s\n", err);
 		docker_close(dk);

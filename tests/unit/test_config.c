@@ -35,6 +35,7 @@ static const char *const non_defaults[] = {
 	"server.allowed_hosts=a.example,localhost",
 	"docker.host=tcp://127.0.0.1:2375", "docker.image=other:1", "docker.runtime=runsc",
 	"docker.pull_missing_image=yes", "docker.api_timeout_seconds=5",
+	"docker.tls_verify=on", "docker.cert_path=/etc/codeexecd/certs",
 	"execution.timeout_seconds=6", "execution.max_timeout_seconds=7",
 	"execution.max_concurrent=8", "execution.queue_size=0",
 	"execution.queue_timeout_seconds=0", "execution.shutdown_grace_seconds=0",
@@ -413,6 +414,28 @@ START_TEST(test_env_aliases)
 }
 END_TEST
 
+/* The docker CLI's TLS variables; an empty one counts as unset (the CLI's
+ * DOCKER_TLS_VERIFY= means off). */
+START_TEST(test_env_docker_tls)
+{
+	char *on[] = { (char *)"DOCKER_TLS_VERIFY=1", (char *)"DOCKER_CERT_PATH=/certs", NULL };
+	char *empty[] = { (char *)"DOCKER_TLS_VERIFY=", (char *)"DOCKER_CERT_PATH=", NULL };
+	struct config cfg;
+	char err[CXD_ERR_MAX] = "";
+
+	config_defaults(&cfg);
+	ck_assert(!cfg.docker.tls_verify);
+	ck_assert_str_eq(cfg.docker.cert_path, "");
+	ck_assert_msg(config_apply_env(&cfg, on, err, sizeof err) == 0, "%s", err);
+	ck_assert(cfg.docker.tls_verify);
+	ck_assert_str_eq(cfg.docker.cert_path, "/certs");
+	config_defaults(&cfg);
+	ck_assert_msg(config_apply_env(&cfg, empty, err, sizeof err) == 0, "%s", err);
+	ck_assert(!cfg.docker.tls_verify);
+	ck_assert_str_eq(cfg.docker.cert_path, "");
+}
+END_TEST
+
 /* The CODEEXECD_ name beats the alias, whichever comes first. */
 START_TEST(test_env_primary_beats_alias)
 {
@@ -771,6 +794,7 @@ static Suite *config_suite(void)
 	tcase_add_test(file, test_file_unreadable);
 	tcase_add_test(file, test_file_empty_and_null);
 	tcase_add_test(env, test_env_aliases);
+	tcase_add_test(env, test_env_docker_tls);
 	tcase_add_test(env, test_env_primary_beats_alias);
 	tcase_add_test(env, test_env_every_key);
 	tcase_add_test(env, test_env_over_file_and_set_over_env);

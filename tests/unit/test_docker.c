@@ -208,7 +208,7 @@ static struct docker *fake_client(struct fake *f)
 	struct docker *d = NULL;
 	char err[CXD_ERR_MAX] = "";
 
-	ck_assert_int_eq(docker_open(&d, f->host, 5, err, sizeof(err)), 0);
+	ck_assert_int_eq(docker_open(&d, f->host, NULL, 5, err, sizeof(err)), 0);
 	return d;
 }
 
@@ -245,16 +245,22 @@ END_TEST
 
 /* --- DOCKER_HOST -------------------------------------------------------------- */
 
-static void expect_endpoint(const char *host, const char *want)
+static void expect_endpoint_tls(const char *host, const struct docker_tls *tls,
+				const char *want)
 {
 	struct docker *d = NULL;
 	char err[CXD_ERR_MAX] = "";
-	int rc = docker_open(&d, host, 10, err, sizeof(err));
+	int rc = docker_open(&d, host, tls, 10, err, sizeof(err));
 
 	ck_assert_msg(rc == 0, "%s: %d %s", host ? host : "(null)", rc, err);
 	ck_assert_str_eq(docker_endpoint(d), want);
 	ck_assert_str_eq(docker_api_version(d), "");   /* open does not connect */
 	docker_close(d);
+}
+
+static void expect_endpoint(const char *host, const char *want)
+{
+	expect_endpoint_tls(host, NULL, want);
 }
 
 START_TEST(test_host_unix)
@@ -268,19 +274,17 @@ END_TEST
 
 START_TEST(test_host_tcp)
 {
-	unsetenv("DOCKER_TLS_VERIFY");
+	const struct docker_tls off = { .verify = false, .cert_path = "/nonexistent" };
+	const struct docker_tls on = { .verify = true, .cert_path = "/nonexistent" };
+
 	expect_endpoint("tcp://127.0.0.1:2375", "http://127.0.0.1:2375");
 	expect_endpoint("tcp://docker.example.com:12345/", "http://docker.example.com:12345");
 	expect_endpoint("tcp://[::1]:2375", "http://[::1]:2375");
 	expect_endpoint("tcp://engine", "http://engine:2375");
-	setenv("DOCKER_TLS_VERIFY", "", 1);   /* empty: no TLS */
-	expect_endpoint("tcp://engine:2375", "http://engine:2375");
-	setenv("DOCKER_TLS_VERIFY", "1", 1);
-	setenv("DOCKER_CERT_PATH", "/nonexistent", 1);
-	expect_endpoint("tcp://engine:2376", "https://engine:2376");
-	expect_endpoint("tcp://engine", "https://engine:2376");
-	unsetenv("DOCKER_TLS_VERIFY");
-	unsetenv("DOCKER_CERT_PATH");
+	expect_endpoint_tls("tcp://engine:2375", &off, "http://engine:2375");
+	expect_endpoint_tls("tcp://engine:2376", &on, "https://engine:2376");
+	expect_endpoint_tls("tcp://engine", &on, "https://engine:2376");
+	expect_endpoint_tls("unix:///run/docker.sock", &on, "unix:///run/docker.sock");
 }
 END_TEST
 
@@ -298,7 +302,7 @@ START_TEST(test_host_garbage)
 		struct docker *d = NULL;
 		char err[CXD_ERR_MAX] = "";
 
-		ck_assert_msg(docker_open(&d, bad[i], 10, err, sizeof(err)) == -EINVAL,
+		ck_assert_msg(docker_open(&d, bad[i], NULL, 10, err, sizeof(err)) == -EINVAL,
 			      "\"%s\" accepted", bad[i]);
 		ck_assert_ptr_null(d);
 		ck_assert_msg(strstr(err, "DOCKER_HOST \"") && strstr(err, bad[i]),
@@ -314,7 +318,7 @@ START_TEST(test_open_bad_timeout)
 	struct docker *d = NULL;
 	char err[CXD_ERR_MAX] = "";
 
-	ck_assert_int_eq(docker_open(&d, NULL, 0, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(docker_open(&d, NULL, NULL, 0, err, sizeof(err)), -EINVAL);
 	ck_assert_ptr_null(d);
 	ck_assert_str_ne(err, "");
 	docker_close(NULL);   /* destructors accept NULL */
@@ -323,13 +327,15 @@ START_TEST(test_open_bad_timeout)
 }
 END_TEST
 
-/* TLS: the certificates come from DOCKER_CERT_PATH, else ~/.docker. A port
- * that accepts and says nothing gets as far as loading them. */
+/* TLS: the certificates come from cert_path, else ~/.docker. A port that
+ * accepts and says nothing gets as far as loading them; the message names
+ * the file that is missing. */
 static void expect_tls_files(const char *dir_env, const char *home_env, const char *want)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t salen = sizeof(sa);
 	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+	struct docker_tls tls = { .verify = true };
 	struct docker *d = NULL;
 	char host[64], err[CXD_ERR_MAX] = "";
 	int rc;
@@ -338,19 +344,15 @@ static void expect_tls_files(const char *dir_env, const char *home_env, const ch
 	ck_assert_int_eq(listen(lfd, 4), 0);
 	ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&sa, &salen), 0);
 	snprintf(host, sizeof(host), "tcp://127.0.0.1:%d", ntohs(sa.sin_port));
-	setenv("DOCKER_TLS_VERIFY", "1", 1);
-	if (dir_env)
-		setenv("DOCKER_CERT_PATH", dir_env, 1);
-	else
-		unsetenv("DOCKER_CERT_PATH");
+	tls.cert_path = dir_env;
 	setenv("HOME", home_env, 1);
-	ck_assert_int_eq(docker_open(&d, host, 2, err, sizeof(err)), 0);
+	ck_assert_int_eq(docker_open(&d, host, &tls, 2, err, sizeof(err)), 0);
 	rc = docker_ping(d, err, sizeof(err));
-	ck_assert_msg(rc == -EINVAL, "ping: %d %s", rc, err);
-	ck_assert_msg(strstr(err, want) && strstr(err, "https://127.0.0.1:"), "err: %s", err);
+	ck_assert_msg(rc == -EHOSTUNREACH, "ping: %d %s", rc, err);
+	ck_assert_msg(strstr(err, want) && strstr(err, "https://127.0.0.1:") &&
+		      strstr(err, "ca.pem") && strstr(err, "docker.cert_path"), "err: %s", err);
 	docker_close(d);
 	close(lfd);
-	unsetenv("DOCKER_TLS_VERIFY");
 }
 
 START_TEST(test_tls_cert_path)
@@ -370,7 +372,7 @@ START_TEST(test_unreachable_socket)
 	char err[CXD_ERR_MAX] = "";
 	double t0;
 
-	ck_assert_int_eq(docker_open(&d, "unix:///nonexistent/codeexecd-test/docker.sock", 30, err,
+	ck_assert_int_eq(docker_open(&d, "unix:///nonexistent/codeexecd-test/docker.sock", NULL, 30, err,
 				     sizeof(err)), 0);
 	t0 = now_ms();
 	ck_assert_int_eq(docker_ping(d, err, sizeof(err)), -EHOSTUNREACH);
@@ -403,8 +405,7 @@ START_TEST(test_refused_tcp)
 	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &salen), 0);
 	close(fd);
 	snprintf(host, sizeof(host), "tcp://127.0.0.1:%d", ntohs(sa.sin_port));
-	unsetenv("DOCKER_TLS_VERIFY");
-	ck_assert_int_eq(docker_open(&d, host, 30, err, sizeof(err)), 0);
+	ck_assert_int_eq(docker_open(&d, host, NULL, 30, err, sizeof(err)), 0);
 	t0 = now_ms();
 	ck_assert_int_eq(docker_ping(d, err, sizeof(err)), -EHOSTUNREACH);
 	ck_assert_double_lt(now_ms() - t0, 1000);
@@ -422,7 +423,7 @@ START_TEST(test_silent_engine)
 	double t0, took;
 
 	fake_start(&f);
-	ck_assert_int_eq(docker_open(&d, f.host, 1, err, sizeof(err)), 0);
+	ck_assert_int_eq(docker_open(&d, f.host, NULL, 1, err, sizeof(err)), 0);
 	t0 = now_ms();
 	ck_assert_int_eq(docker_ping(d, err, sizeof(err)), -EHOSTUNREACH);
 	took = now_ms() - t0;

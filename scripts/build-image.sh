@@ -8,7 +8,8 @@
 #
 # Two ways to build it, picked by CODEEXECD_IMAGE_MODE (auto|online|offline):
 #   online   docker/Dockerfile, FROM python:3.12-slim (needs a registry)
-#   offline  debootstrap a Debian rootfs from this machine's apt mirror,
+#   offline  debootstrap a Debian rootfs from this machine's apt mirror
+#            (or $CODEEXECD_APT_MIRROR; it fails when there is neither),
 #            `docker import` it, then docker/Dockerfile.offline FROM it,
 #            built with --network none
 #   auto     online when python:3.12-slim is present or can be pulled,
@@ -50,13 +51,22 @@ if [ "$mode" = auto ]; then
     log "mode: $mode"
 fi
 
+# The Debian mirror for debootstrap: $CODEEXECD_APT_MIRROR, else the first
+# http(s) URI of this machine's apt sources (deb822 .sources files, then
+# sources.list, security archives skipped). No built-in fallback: a host
+# name guessed here may not be reachable (or trusted) from this machine.
 apt_mirror() {
-    local uri
-    uri=$(awk '/^URIs:/ && !/security/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+    local uri=${CODEEXECD_APT_MIRROR:-}
     if [ -z "$uri" ]; then
-        uri=$(awk '$1 == "deb" && !/security/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+        uri=$(awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i ~ /^https?:\/\// && $i !~ /security/) { print $i; exit } }' \
+            /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.sources.disabled 2>/dev/null | head -n 1 || true)
     fi
-    printf '%s' "${uri:-http://deb.debian.org/debian}"
+    if [ -z "$uri" ]; then
+        uri=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^https?:\/\// && $i !~ /security/) { print $i; exit } }' \
+            /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | head -n 1 || true)
+    fi
+    [ -n "$uri" ] || die "no Debian mirror found in /etc/apt/sources.list{,.d/} for the offline build; set CODEEXECD_APT_MIRROR=http://<mirror>/debian"
+    printf '%s' "$uri"
 }
 
 build_offline() {
@@ -66,7 +76,7 @@ build_offline() {
     base="codeexecd-base:$suite-$(sha256sum < "$here/docker/packages.txt" | cut -c1-16)"
     if ! docker image inspect "$base" >/dev/null 2>&1; then
         pkgs=$(grep -v '^[[:space:]]*#' "$here/docker/packages.txt" | xargs | tr ' ' ',')
-        mirror=$(apt_mirror)
+        mirror=$(apt_mirror) || exit 1
         rootfs="$workdir/rootfs-$hash"
         rm -rf "$rootfs"
         mkdir -p "$rootfs"

@@ -5,6 +5,7 @@
  * every error of a body reported together, unknown fields ignored. Where the
  * old service accepted bad input silently (invalid base64 became an empty
  * file), codeexecd refuses it. */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdatomic.h>
@@ -13,15 +14,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codeexecd/answer.h"
 #include "codeexecd/api.h"
 #include "codeexecd/base64.h"
 #include "codeexecd/executor.h"
+#include "codeexecd/json_scan.h"
 #include "codeexecd/log.h"
 #include "codeexecd/metrics.h"
 #include "codeexecd/utf8.h"
 
 #define SERVICE_NAME "Ayunis Code Execution Service"
-#define SERVICE_VERSION "0.1.0"
+#ifndef CXD_VERSION
+#error "CXD_VERSION comes from the build (the Makefile's VERSION)"
+#endif
+#define SERVICE_VERSION CXD_VERSION
 #define JSON "application/json"
 
 /* Appends {"loc": loc, "msg": msg, "type": type}; loc is consumed. */
@@ -73,39 +79,11 @@ static void add_error_at(cJSON *errors, const char *key, long index, const char 
 	append_error(errors, loc, type, msg);
 }
 
-/* What cJSON does not check inside JSON strings: a raw control character
- * (Python's json refuses it; *ctrl gets its offset) and the escape \u0000
- * (cJSON's strings are NUL-terminated, so the string would be cut short
- * without notice; *nul is set). */
-static void scan_strings(const char *text, size_t len, long *ctrl, bool *nul)
+/* Checks body as one JSON value, without building it; on failure adds
+ * json_invalid with the byte offset, as FastAPI does. */
+static int scan_body(const char *body, size_t len, struct json_span *root, cJSON *errors)
 {
-	bool in_string = false;
-
-	*ctrl = -1;
-	*nul = false;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)text[i];
-		if (c == '"') {
-			in_string = !in_string;
-		} else if (in_string && c < 0x20) {
-			if (*ctrl < 0)
-				*ctrl = (long)i;
-		} else if (in_string && c == '\\' && i + 1 < len) {
-			if (text[i + 1] == 'u' && i + 5 < len && strncmp(text + i + 2, "0000", 4) == 0)
-				*nul = true;
-			i++; /* skip the escaped character */
-		}
-	}
-}
-
-/* Parses body as one JSON value; on failure adds json_invalid with the byte
- * offset, as FastAPI does, and returns NULL. */
-static cJSON *parse_body(const char *body, size_t len, cJSON *errors, bool *nul)
-{
-	const char *end = NULL;
 	size_t bad = 0, skip = 0;
-	long ctrl;
-	cJSON *root;
 
 	if (len >= 3 && memcmp(body, "\xef\xbb\xbf", 3) == 0)
 		skip = 3; /* a UTF-8 byte order mark, which Python's json accepts */
@@ -117,73 +95,73 @@ static cJSON *parse_body(const char *body, size_t len, cJSON *errors, bool *nul)
 		bad += skip;
 		goto invalid;
 	}
-	scan_strings(body, len, &ctrl, nul);
-	if (ctrl >= 0) {
-		bad = (size_t)ctrl;
+	if (json_scan(body + skip, len - skip, root, &bad) != 0) {
+		bad += skip;
 		goto invalid;
 	}
-	root = cJSON_ParseWithLengthOpts(body + skip, len - skip, &end, 0);
-	if (!root) {
-		bad = end ? (size_t)(end - body) : 0;
-		goto invalid;
-	}
-	for (const char *p = end; p < body + len; p++) {
-		if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n') {
-			cJSON_Delete(root);
-			bad = (size_t)(p - body);
-			goto invalid;
-		}
-	}
-	return root;
+	root->off += skip;
+	return 0;
 invalid:
 	add_error(errors, NULL, NULL, (long)bad, "json_invalid", "JSON decode error");
-	return NULL;
+	return -EINVAL;
 }
 
-/* The member called key; with duplicate keys the last one, as Python's json
- * (and so FastAPI) takes it. */
-static const cJSON *last_item(const cJSON *obj, const char *key)
-{
-	const cJSON *found = NULL;
+/* One member of the body or of "files": its decoded key and its value. */
+struct member {
+	char *key;
+	size_t key_len;
+	struct json_span value;
+};
 
-	for (const cJSON *it = obj->child; it; it = it->next)
-		if (it->string && strcmp(it->string, key) == 0)
-			found = it;
-	return found;
+static void members_free(struct member *m, size_t n)
+{
+	for (size_t i = 0; m && i < n; i++)
+		free(m[i].key);
+	free(m);
 }
 
-/* True when a later member has the same name (the later one wins). */
-static bool overridden(const cJSON *item)
+/* A string value decoded; NUL characters (which the runner's files and
+ * Python's source cannot hold) are refused at loc. Returns 0, or -EINVAL
+ * with the error added. */
+static int decode_text(const char *body, const struct json_span *v, char **out, size_t *len,
+		       cJSON *errors, const char *key, const char *sub)
 {
-	for (const cJSON *it = item->next; it; it = it->next)
-		if (strcmp(it->string, item->string) == 0)
-			return true;
-	return false;
+	if (json_string_decode(body, v, out, len) != 0) {
+		add_error(errors, key, sub, -1, "value_error", "Out of memory");
+		return -EINVAL;
+	}
+	if (memchr(*out, '\0', *len)) {
+		free(*out);
+		*out = NULL;
+		add_error(errors, key, sub, -1, "value_error",
+			  "Value error, NUL characters (\\u0000) are not allowed in strings");
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /* The name of another file that would have to be a directory for name to
  * exist, or the reverse ("a" and "a/b"); NULL when there is none. */
-static const char *path_conflict(const cJSON *files, const cJSON *item)
+static const char *path_conflict(const struct member *files, size_t n, size_t self)
 {
-	size_t n = strlen(item->string);
+	size_t len = files[self].key_len;
 
-	for (const cJSON *it = files->child; it; it = it->next) {
-		size_t m = strlen(it->string);
-		if (it == item || m == n)
+	for (size_t i = 0; i < n; i++) {
+		size_t m = files[i].key_len;
+		if (i == self || m == len)
 			continue;
-		const char *shorter = m < n ? it->string : item->string;
-		const char *longer = m < n ? item->string : it->string;
-		size_t k = m < n ? m : n;
-		if (strncmp(shorter, longer, k) == 0 && longer[k] == '/')
-			return it->string;
+		const char *shorter = m < len ? files[i].key : files[self].key;
+		const char *longer = m < len ? files[self].key : files[i].key;
+		size_t k = m < len ? m : len;
+		if (memcmp(shorter, longer, k) == 0 && longer[k] == '/')
+			return files[i].key;
 	}
 	return NULL;
 }
 
 /* NULL when name is an acceptable relative file name, else the reason. */
-static const char *file_name_problem(const char *name)
+static const char *file_name_problem(const char *name, size_t len)
 {
-	size_t len = strlen(name);
 	const char *seg = name;
 
 	if (len == 0)
@@ -192,8 +170,8 @@ static const char *file_name_problem(const char *name)
 		return "file name is longer than 255 bytes";
 	if (name[0] == '/')
 		return "file name must be relative, not absolute";
-	for (const char *p = name; *p; p++) {
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+	for (size_t i = 0; i < len; i++) {
+		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
 			return "file name contains a control character";
 	}
 	for (;;) {
@@ -210,190 +188,308 @@ static const char *file_name_problem(const char *name)
 	}
 }
 
-static void parse_file(const cJSON *files, const cJSON *item, struct exec_file *out,
-		       cJSON *errors)
+/* A name as it can appear in a loc: a NUL (which a C string cannot hold)
+ * is shown as the text \u0000. */
+static void loc_name(const struct member *m, char *out, size_t outlen)
 {
-	const char *problem = file_name_problem(item->string), *other;
-	char msg[CXD_FILE_NAME_MAX + 128];
+	size_t w = 0;
 
+	for (size_t i = 0; i < m->key_len && w + 7 < outlen; i++) {
+		if (m->key[i] == '\0') {
+			memcpy(out + w, "\\u0000", 6);
+			w += 6;
+		} else {
+			out[w++] = m->key[i];
+		}
+	}
+	out[w] = '\0';
+}
+
+/* Base64 content: straight from the body when the string has no escapes
+ * (the usual case: no copy of the text), else decoded first. */
+static int decode_content(const char *body, const struct json_span *v, struct exec_file *out)
+{
+	char *text = NULL;
+	size_t len;
+	int rc;
+
+	if (!v->escaped)
+		return base64_decode(body + v->off + 1, v->len - 2, &out->data, &out->len);
+	if (json_string_decode(body, v, &text, &len) != 0)
+		return -ENOMEM;
+	rc = memchr(text, '\0', len) ? -EINVAL : base64_decode(text, len, &out->data, &out->len);
+	free(text);
+	return rc;
+}
+
+static void parse_file(const char *body, const struct member *files, size_t n, size_t self,
+		       struct exec_file *out, cJSON *errors)
+{
+	const struct member *item = &files[self];
+	const char *problem = file_name_problem(item->key, item->key_len), *other;
+	char msg[CXD_FILE_NAME_MAX * 7 + 128], name[CXD_FILE_NAME_MAX * 7 + 8];
+
+	loc_name(item, name, sizeof(name));
 	if (problem) {
 		(void)snprintf(msg, sizeof(msg), "Value error, %s", problem);
-		add_error(errors, "files", item->string, -1, "value_error", msg);
+		add_error(errors, "files", name, -1, "value_error", msg);
 		return;
 	}
-	if ((other = path_conflict(files, item))) {
+	if ((other = path_conflict(files, n, self))) {
 		(void)snprintf(msg, sizeof(msg),
 			       "Value error, file name conflicts with '%s' (one would have to be a "
 			       "file and a directory)", other);
-		add_error(errors, "files", item->string, -1, "value_error", msg);
+		add_error(errors, "files", name, -1, "value_error", msg);
 		return;
 	}
-	if (!cJSON_IsString(item)) {
-		add_error(errors, "files", item->string, -1, "string_type",
-			  "Input should be a valid string");
+	if (item->value.kind != JSON_KIND_STRING) {
+		add_error(errors, "files", name, -1, "string_type", "Input should be a valid string");
 		return;
 	}
-	if (base64_decode(item->valuestring, strlen(item->valuestring), &out->data,
-			  &out->len) != 0) {
-		add_error(errors, "files", item->string, -1, "base64_decode",
+	int rc = decode_content(body, &item->value, out);
+	if (rc == -ENOMEM) {
+		add_error(errors, "files", name, -1, "value_error", "Out of memory");
+		return;
+	}
+	if (rc != 0) {
+		add_error(errors, "files", name, -1, "base64_decode",
 			  "Base64 decoding error: the content is not valid base64");
 		return;
 	}
-	out->name = strdup(item->string);
+	out->name = strdup(item->key);
 	if (!out->name)
-		add_error(errors, "files", item->string, -1, "value_error", "Out of memory");
+		add_error(errors, "files", name, -1, "value_error", "Out of memory");
 }
 
-static void parse_files(const cJSON *files, const struct config *cfg, struct exec_request *out,
-			cJSON *errors)
+/* The members of an object with their keys decoded (n of them, checked
+ * against max first so that a huge object costs nothing). */
+static int collect_members(const char *body, const struct json_span *obj, size_t n,
+			   struct member **out)
 {
-	int n;
+	struct member *m = calloc(n ? n : 1, sizeof(*m));
+	struct json_span key;
+	size_t pos = 0, i = 0;
+
+	if (!m)
+		return -ENOMEM;
+	while (i < n && json_object_next(body, obj, &pos, &key, &m[i].value)) {
+		if (json_string_decode(body, &key, &m[i].key, &m[i].key_len) != 0) {
+			members_free(m, i);
+			return -ENOMEM;
+		}
+		i++;
+	}
+	*out = m;
+	return 0;
+}
+
+/* True when a later member has the same name (the later one wins, as in
+ * Python's json). */
+static bool overridden(const struct member *m, size_t n, size_t self)
+{
+	for (size_t i = self + 1; i < n; i++)
+		if (m[i].key_len == m[self].key_len && memcmp(m[i].key, m[self].key, m[i].key_len) == 0)
+			return true;
+	return false;
+}
+
+static void parse_files(const char *body, const struct json_span *files,
+			const struct config *cfg, struct exec_request *out, cJSON *errors)
+{
+	struct member *m = NULL;
+	size_t n;
 	char msg[128];
 
-	if (!files || cJSON_IsNull(files))
+	if (!files || files->kind == JSON_KIND_NULL)
 		return;
-	if (!cJSON_IsObject(files)) {
+	if (files->kind != JSON_KIND_OBJECT) {
 		add_error(errors, "files", NULL, -1, "dict_type", "Input should be a valid dictionary");
 		return;
 	}
-	n = cJSON_GetArraySize(files);
-	if (n > cfg->request.max_files) {
+	n = json_object_count(body, files);
+	if (n > (size_t)cfg->request.max_files) {
 		(void)snprintf(msg, sizeof(msg),
-			       "Dictionary should have at most %d items after validation, not %d",
+			       "Dictionary should have at most %d items after validation, not %zu",
 			       cfg->request.max_files, n);
 		add_error(errors, "files", NULL, -1, "too_long", msg);
 		return;
 	}
 	if (n == 0)
 		return;
-	out->files = calloc((size_t)n, sizeof(*out->files));
-	if (!out->files) {
+	out->files = calloc(n, sizeof(*out->files));
+	if (!out->files || collect_members(body, files, n, &m) != 0) {
 		add_error(errors, "files", NULL, -1, "value_error", "Out of memory");
 		return;
 	}
-	for (const cJSON *item = files->child; item; item = item->next)
-		if (!overridden(item))
-			parse_file(files, item, &out->files[out->nfiles++], errors);
+	for (size_t i = 0; i < n; i++)
+		if (!overridden(m, n, i))
+			parse_file(body, m, n, i, &out->files[out->nfiles++], errors);
+	members_free(m, n);
 }
 
-static void parse_timeout(const cJSON *t, const struct config *cfg, struct exec_request *out,
-			  cJSON *errors)
+/* A small value (a number) as cJSON reads it. */
+static cJSON *parse_small(const char *body, const struct json_span *v)
+{
+	return cJSON_ParseWithLength(body + v->off, v->len);
+}
+
+static void parse_timeout(const char *body, const struct json_span *v, const struct config *cfg,
+			  struct exec_request *out, cJSON *errors)
 {
 	char msg[96];
+	cJSON *t;
 
-	if (!t || cJSON_IsNull(t))
+	if (!v || v->kind == JSON_KIND_NULL)
 		return;
+	t = v->kind == JSON_KIND_NUMBER ? parse_small(body, v) : NULL;
 	if (!cJSON_IsNumber(t) || t->valuedouble != floor(t->valuedouble)) {
 		add_error(errors, "timeout", NULL, -1, "int_type", "Input should be a valid integer");
-		return;
-	}
-	if (t->valuedouble < 1) {
+	} else if (t->valuedouble < 1) {
 		add_error(errors, "timeout", NULL, -1, "greater_than_equal",
 			  "Input should be greater than or equal to 1");
-		return;
-	}
-	if (t->valuedouble > cfg->execution.max_timeout_seconds) {
+	} else if (t->valuedouble > cfg->execution.max_timeout_seconds) {
 		(void)snprintf(msg, sizeof(msg), "Input should be less than or equal to %d",
 			       cfg->execution.max_timeout_seconds);
 		add_error(errors, "timeout", NULL, -1, "less_than_equal", msg);
-		return;
+	} else {
+		out->timeout_seconds = (int)t->valuedouble;
 	}
-	out->timeout_seconds = (int)t->valuedouble;
+	cJSON_Delete(t);
 }
 
-static void parse_stdin(const cJSON *s, const struct config *cfg, struct exec_request *out,
-			cJSON *errors)
+static void parse_stdin(const char *body, const struct json_span *v, const struct config *cfg,
+			struct exec_request *out, cJSON *errors)
 {
 	char msg[96];
-	size_t len;
 
-	if (!s || cJSON_IsNull(s))
+	if (!v || v->kind == JSON_KIND_NULL)
 		return;
-	if (!cJSON_IsString(s)) {
+	if (v->kind != JSON_KIND_STRING) {
 		add_error(errors, "stdin", NULL, -1, "string_type", "Input should be a valid string");
 		return;
 	}
-	len = strlen(s->valuestring);
-	if (len > (size_t)cfg->request.max_stdin_bytes) {
+	if (decode_text(body, v, &out->stdin_data, &out->stdin_len, errors, "stdin", NULL) != 0)
+		return;
+	if (out->stdin_len > (size_t)cfg->request.max_stdin_bytes) {
 		(void)snprintf(msg, sizeof(msg), "String should have at most %ld bytes",
 			       cfg->request.max_stdin_bytes);
 		add_error(errors, "stdin", NULL, -1, "string_too_long", msg);
-		return;
+		free(out->stdin_data);
+		out->stdin_data = NULL;
+		out->stdin_len = 0;
 	}
-	out->stdin_data = strdup(s->valuestring);
-	out->stdin_len = len;
-	if (!out->stdin_data)
-		add_error(errors, "stdin", NULL, -1, "value_error", "Out of memory");
 }
 
-static void parse_output_include(const cJSON *list, struct exec_request *out, cJSON *errors)
+static void parse_output_include(const char *body, const struct json_span *v,
+				 struct exec_request *out, cJSON *errors)
 {
+	struct json_span it;
 	char msg[96];
-	int n;
+	size_t n, pos = 0;
 
-	if (!list || cJSON_IsNull(list))
+	if (!v || v->kind == JSON_KIND_NULL)
 		return;
-	if (!cJSON_IsArray(list)) {
+	if (v->kind != JSON_KIND_ARRAY) {
 		add_error(errors, "output_include", NULL, -1, "list_type",
 			  "Input should be a valid list");
 		return;
 	}
-	n = cJSON_GetArraySize(list);
+	n = json_array_count(body, v);
 	if (n > CXD_INCLUDE_PATTERNS_MAX) {
 		(void)snprintf(msg, sizeof(msg),
-			       "List should have at most %d items after validation, not %d",
+			       "List should have at most %d items after validation, not %zu",
 			       CXD_INCLUDE_PATTERNS_MAX, n);
 		add_error(errors, "output_include", NULL, -1, "too_long", msg);
 		return;
 	}
 	out->has_output_include = true;
-	out->output_include = calloc((size_t)n + 1, sizeof(*out->output_include));
+	out->output_include = calloc(n + 1, sizeof(*out->output_include));
 	if (!out->output_include) {
 		add_error(errors, "output_include", NULL, -1, "value_error", "Out of memory");
 		return;
 	}
-	for (const cJSON *it = list->child; it; it = it->next) {
+	while (json_array_next(body, v, &pos, &it)) {
 		long at = (long)out->noutput_include;
-		size_t len;
+		char *text = NULL;
+		size_t len = 0;
 
-		if (!cJSON_IsString(it)) {
+		if (it.kind != JSON_KIND_STRING) {
 			add_error_at(errors, "output_include", at, "string_type",
 				     "Input should be a valid string");
-		} else if ((len = strlen(it->valuestring)) == 0) {
+		} else if (json_string_decode(body, &it, &text, &len) != 0) {
+			add_error_at(errors, "output_include", at, "value_error", "Out of memory");
+		} else if (len == 0) {
 			add_error_at(errors, "output_include", at, "string_too_short",
 				     "String should have at least 1 character");
 		} else if (len >= CXD_PATTERN_MAX) {
 			(void)snprintf(msg, sizeof(msg), "String should have at most %d characters",
 				       CXD_PATTERN_MAX - 1);
 			add_error_at(errors, "output_include", at, "string_too_long", msg);
-		} else if (!(out->output_include[at] = strdup(it->valuestring))) {
-			add_error_at(errors, "output_include", at, "value_error", "Out of memory");
+		} else if (memchr(text, '\0', len)) {
+			add_error_at(errors, "output_include", at, "value_error",
+				     "Value error, NUL characters (\\u0000) are not allowed in strings");
+		} else {
+			out->output_include[at] = text;
+			text = NULL;
 		}
+		free(text);
 		out->noutput_include++;
 	}
 }
 
-static void parse_code(const cJSON *code, struct exec_request *out, cJSON *errors)
+static void parse_code(const char *body, const struct json_span *v, struct exec_request *out,
+		       cJSON *errors)
 {
-	if (!code) {
+	if (!v) {
 		add_error(errors, "code", NULL, -1, "missing", "Field required");
 		return;
 	}
-	if (!cJSON_IsString(code)) {
+	if (v->kind != JSON_KIND_STRING) {
 		add_error(errors, "code", NULL, -1, "string_type", "Input should be a valid string");
 		return;
 	}
-	out->code_len = strlen(code->valuestring);
-	out->code = strdup(code->valuestring);
-	if (!out->code)
-		add_error(errors, "code", NULL, -1, "value_error", "Out of memory");
+	(void)decode_text(body, v, &out->code, &out->code_len, errors, "code", NULL);
+}
+
+/* The request's known members (the last of each name, as Python's json
+ * takes duplicates); the others are skipped unread. */
+struct known {
+	struct json_span code, files, timeout, stdin_, include;
+	bool has_code, has_files, has_timeout, has_stdin, has_include;
+};
+
+static void find_known(const char *body, const struct json_span *root, struct known *k)
+{
+	struct json_span key, value;
+	size_t pos = 0;
+
+	memset(k, 0, sizeof(*k));
+	while (json_object_next(body, root, &pos, &key, &value)) {
+		if (json_string_is(body, &key, "code")) {
+			k->code = value;
+			k->has_code = true;
+		} else if (json_string_is(body, &key, "files")) {
+			k->files = value;
+			k->has_files = true;
+		} else if (json_string_is(body, &key, "timeout")) {
+			k->timeout = value;
+			k->has_timeout = true;
+		} else if (json_string_is(body, &key, "stdin")) {
+			k->stdin_ = value;
+			k->has_stdin = true;
+		} else if (json_string_is(body, &key, "output_include")) {
+			k->include = value;
+			k->has_include = true;
+		}
+	}
 }
 
 int api_parse_execute(const char *body, size_t len, const struct config *cfg,
 		      struct exec_request *out, cJSON **errors_out)
 {
-	cJSON *errors = cJSON_CreateArray(), *root = NULL;
-	bool nul = false;
+	cJSON *errors = cJSON_CreateArray();
+	struct json_span root;
+	struct known k;
 	int rc = -EINVAL;
 
 	memset(out, 0, sizeof(*out));
@@ -403,28 +499,22 @@ int api_parse_execute(const char *body, size_t len, const struct config *cfg,
 		add_error(errors, NULL, NULL, -1, "missing", "Field required");
 		goto out;
 	}
-	root = parse_body(body, len, errors, &nul);
-	if (!root)
+	if (scan_body(body, len, &root, errors) != 0)
 		goto out;
-	if (!cJSON_IsObject(root)) {
+	if (root.kind != JSON_KIND_OBJECT) {
 		add_error(errors, NULL, NULL, -1, "model_attributes_type",
 			  "Input should be a valid dictionary or object to extract fields from");
 		goto out;
 	}
-	if (nul) {
-		add_error(errors, NULL, NULL, -1, "value_error",
-			  "Value error, NUL characters (\\u0000) are not allowed in strings");
-		goto out;
-	}
-	parse_code(last_item(root, "code"), out, errors);
-	parse_files(last_item(root, "files"), cfg, out, errors);
-	parse_timeout(last_item(root, "timeout"), cfg, out, errors);
-	parse_stdin(last_item(root, "stdin"), cfg, out, errors);
-	parse_output_include(last_item(root, "output_include"), out, errors);
+	find_known(body, &root, &k);
+	parse_code(body, k.has_code ? &k.code : NULL, out, errors);
+	parse_files(body, k.has_files ? &k.files : NULL, cfg, out, errors);
+	parse_timeout(body, k.has_timeout ? &k.timeout : NULL, cfg, out, errors);
+	parse_stdin(body, k.has_stdin ? &k.stdin_ : NULL, cfg, out, errors);
+	parse_output_include(body, k.has_include ? &k.include : NULL, out, errors);
 	if (cJSON_GetArraySize(errors) == 0)
 		rc = 0;
 out:
-	cJSON_Delete(root);
 	if (rc == 0) {
 		cJSON_Delete(errors);
 		*errors_out = NULL;
@@ -513,16 +603,132 @@ static void respond_failure(struct http_response *resp, const char *exec_id, con
 	respond_json(resp, 200, api_render_result(&res, exec_id));
 }
 
+int api_execute_admit(void *ctx, void **admission, struct http_response *resp)
+{
+	struct api *api = ctx;
+	struct exec_ticket *t = NULL;
+	char err[CXD_ERR_MAX] = "";
+	int rc = executor_ticket_take(api->executor, &t, err, sizeof(err));
+
+	if (rc == 0) {
+		*admission = t;
+		return 0;
+	}
+	if (rc == -EAGAIN) {
+		resp->retry_after = executor_retry_after(api->executor);
+		http_response_detail(resp, 429, err);
+	} else if (rc == -ESHUTDOWN) {
+		resp->retry_after = 5;
+		http_response_detail(resp, 503, err);
+	} else {
+		http_response_detail(resp, 500, "Out of memory");
+	}
+	return rc;
+}
+
+void api_execute_release(void *ctx, void *admission)
+{
+	(void)ctx;
+	executor_ticket_drop(admission);
+}
+
+/* FastAPI decodes the body as JSON only for application/json or
+ * application/<x>+json (as Python's email package splits the type) and
+ * validates the raw bytes otherwise. Unlike FastAPI, a missing
+ * Content-Type is not JSON either: a browser sends none (or text/plain)
+ * in a cross-origin "simple" request, which needs no CORS preflight. */
+bool api_is_json_type(const char *content_type)
+{
+	char type[128];
+	const char *slash, *sub;
+	size_t n;
+
+	if (!content_type)
+		return false;
+	n = strcspn(content_type, ";");
+	while (n > 0 && (content_type[n - 1] == ' ' || content_type[n - 1] == '\t'))
+		n--;
+	while (n > 0 && (*content_type == ' ' || *content_type == '\t')) {
+		content_type++;
+		n--;
+	}
+	if (n == 0 || n >= sizeof(type))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		type[i] = (char)tolower((unsigned char)content_type[i]);
+	type[n] = '\0';
+	slash = strchr(type, '/');
+	if (!slash || strchr(slash + 1, '/') || strncmp(type, "application/", 12) != 0)
+		return false;
+	sub = slash + 1;
+	n = strlen(sub);
+	return strcmp(sub, "json") == 0 || (n >= 5 && strcmp(sub + n - 5, "+json") == 0);
+}
+
+/* A request that is not JSON, as FastAPI validates its raw bytes. */
+static void respond_not_json(struct http_response *resp, size_t body_len)
+{
+	cJSON *errors = cJSON_CreateArray();
+
+	if (!errors) {
+		http_response_detail(resp, 500, "Out of memory");
+		return;
+	}
+	if (body_len == 0)
+		add_error(errors, NULL, NULL, -1, "missing", "Field required");
+	else
+		add_error(errors, NULL, NULL, -1, "model_attributes_type",
+			  "Input should be a valid dictionary or object to extract fields from");
+	respond_validation(resp, errors);
+}
+
+static size_t answer_read_cb(void *ctx, char *buf, size_t room)
+{
+	return answer_read(ctx, buf, room);
+}
+
+static void answer_free_cb(void *ctx)
+{
+	answer_free(ctx);
+}
+
+/* The result as a streamed answer (res is taken). */
+static void respond_result(struct http_response *resp, struct exec_result *res, const char *id)
+{
+	struct answer *a = answer_new(res, id);
+	struct http_body_stream stream = { answer_read_cb, answer_free_cb, a, 0 };
+
+	if (!a) {
+		http_response_detail(resp, 500, "Out of memory");
+		return;
+	}
+	stream.len = answer_size(a);
+	http_response_stream(resp, 200, JSON, &stream); /* resp owns a */
+}
+
 void api_execute(void *ctx, const struct http_request *req, struct http_response *resp)
 {
 	struct api *api = ctx;
 	struct exec_request er;
 	struct exec_result res = { 0 };
+	struct exec_ticket *ticket = req->admission ? *req->admission : NULL;
+	struct exec_client client = { req->client_fd, req->client_probe, req->probe_ctx };
 	cJSON *errors = NULL;
 	char err[CXD_ERR_MAX] = "", id[CXD_EXEC_ID_LEN + 1];
 	int rc;
 
-	if (api_parse_execute(req->body, req->body_len, atomic_load(&api->cfg), &er, &errors) != 0) {
+	if (req->admission)
+		*req->admission = NULL; /* the ticket is ours: executor_run consumes it */
+	if (!api_is_json_type(req->content_type)) {
+		free(req->body);
+		executor_ticket_drop(ticket);
+		respond_not_json(resp, req->body_len);
+		return;
+	}
+	rc = api_parse_execute(req->body, req->body_len, atomic_load(&api->cfg), &er, &errors);
+	free(req->body); /* parsed: only the request's values are kept */
+	if (rc != 0) {
+		executor_ticket_drop(ticket);
 		if (!errors) {
 			http_response_detail(resp, 500, "Out of memory");
 			return;
@@ -531,12 +737,12 @@ void api_execute(void *ctx, const struct http_request *req, struct http_response
 		return;
 	}
 	er.key = req->key;
-	rc = executor_run(api->executor, &er, id, req->client_fd, &res, err, sizeof(err));
+	rc = executor_run(api->executor, ticket, &er, id, &client, &res, err, sizeof(err));
 	exec_request_free(&er);
 	memcpy(resp->execution_id, id, sizeof(id));
 	switch (rc) {
 	case 0:
-		respond_json(resp, 200, api_render_result(&res, id));
+		respond_result(resp, &res, id);
 		break;
 	case -EAGAIN:
 	case -ETIMEDOUT:

@@ -103,36 +103,50 @@ out:
 	return rc;
 }
 
+size_t base64_encode_part(const unsigned char *in, size_t inlen, size_t *pos, char *out,
+			  size_t room)
+{
+	size_t i = *pos, w = 0;
+
+	for (; i + 2 < inlen && w + 4 <= room; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+
+		out[w++] = alphabet[v >> 18 & 63];
+		out[w++] = alphabet[v >> 12 & 63];
+		out[w++] = alphabet[v >> 6 & 63];
+		out[w++] = alphabet[v & 63];
+	}
+	if (i < inlen && i + 2 >= inlen && w + 4 <= room) {
+		uint32_t v = (uint32_t)in[i] << 16;
+
+		if (i + 1 < inlen)
+			v |= (uint32_t)in[i + 1] << 8;
+		out[w++] = alphabet[v >> 18 & 63];
+		out[w++] = alphabet[v >> 12 & 63];
+		out[w++] = i + 1 < inlen ? alphabet[v >> 6 & 63] : '=';
+		out[w++] = '=';
+		i = inlen;
+	}
+	*pos = i;
+	return w;
+}
+
+size_t base64_encoded_len(size_t inlen)
+{
+	return (inlen / 3 + (inlen % 3 != 0)) * 4;
+}
+
 char *base64_encode(const unsigned char *in, size_t inlen)
 {
-	size_t quanta = inlen / 3 + (inlen % 3 != 0);
-	size_t i;
-	char *buf, *o;
+	size_t quanta = inlen / 3 + (inlen % 3 != 0), pos = 0, n;
+	char *buf;
 
 	if (quanta > (SIZE_MAX - 1) / 4)
 		return NULL;
 	buf = malloc(quanta * 4 + 1);
 	if (!buf)
 		return NULL;
-	o = buf;
-	for (i = 0; i + 2 < inlen; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-
-		*o++ = alphabet[v >> 18 & 63];
-		*o++ = alphabet[v >> 12 & 63];
-		*o++ = alphabet[v >> 6 & 63];
-		*o++ = alphabet[v & 63];
-	}
-	if (i < inlen) {
-		uint32_t v = (uint32_t)in[i] << 16;
-
-		if (i + 1 < inlen)
-			v |= (uint32_t)in[i + 1] << 8;
-		*o++ = alphabet[v >> 18 & 63];
-		*o++ = alphabet[v >> 12 & 63];
-		*o++ = i + 1 < inlen ? alphabet[v >> 6 & 63] : '=';
-		*o++ = '=';
-	}
-	*o = '\0';
+	n = base64_encode_part(in, inlen, &pos, buf, quanta * 4);
+	buf[n] = '\0';
 	return buf;
 }

@@ -49,7 +49,10 @@ static const struct config_key keys[] = {
 	NUM(SIZE, server.header_memory_bytes, 4 * CXD_KIB, CXD_MIB, CXD_HEADER_MEMORY_DEFAULT,
 	    NULL),
 	NUM(SIZE, server.max_body_bytes, CXD_KIB, GIB, CXD_BODY_MAX_DEFAULT, NULL),
-	LIST(server.cors_origins, CXD_CORS_ORIGINS_MAX, "*"),
+	NUM(SIZE, server.max_inflight_body_bytes, CXD_KIB, TIB, CXD_INFLIGHT_BODY_DEFAULT, NULL),
+	NUM(INT, server.request_timeout_seconds, 1, 3600, 60, NULL),
+	LIST(server.cors_origins, CXD_CORS_ORIGINS_MAX, ""),
+	LIST(server.allowed_hosts, CXD_CORS_ORIGINS_MAX, ""),
 	NUM(BOOL, server.metrics, 0, 1, 1, NULL),
 	STR(server.metrics_listen, 0, "", NULL),
 	STR(docker.host, 0, "", "DOCKER_HOST"),
@@ -90,7 +93,7 @@ static const struct config_key keys[] = {
 	NUM(SIZE, output.max_stderr_bytes, CXD_KIB, GIB, CXD_STREAM_MAX_DEFAULT, NULL),
 	NUM(INT, output.max_files, 0, 10000, CXD_OUT_FILES_DEFAULT, NULL),
 	NUM(SIZE, output.max_file_bytes, 0, GIB, CXD_OUT_FILE_MAX_DEFAULT, NULL),
-	NUM(SIZE, output.max_total_bytes, 0, 4 * GIB, CXD_OUT_TOTAL_MAX_DEFAULT, NULL),
+	NUM(SIZE, output.max_total_bytes, 0, GIB, CXD_OUT_TOTAL_MAX_DEFAULT, NULL),
 	LIST(output.include, CXD_INCLUDE_PATTERNS_MAX, "*.csv"),
 	LIST(output.allow, CXD_INCLUDE_PATTERNS_MAX, "*"),
 	ENUM(log.level, log_levels, LOG_INFO),
@@ -111,7 +114,7 @@ static const char *const restart_keys[] = {
 	"server.idle_timeout_seconds", "server.header_memory_bytes", "server.metrics",
 	"server.metrics_listen", "docker.host", "docker.tls_verify", "docker.cert_path",
 	"docker.api_timeout_seconds", "server.instance_id", "server.state_dir",
-	"docker.seccomp_profile",
+	"docker.seccomp_profile", "server.allowed_hosts",
 };
 #define NSECTIONS ((int)(sizeof sections / sizeof sections[0]))
 
@@ -119,6 +122,7 @@ static const char *const restart_keys[] = {
 static const struct { const char *lesser, *greater; } rules[] = {
 	{ "execution.timeout_seconds", "execution.max_timeout_seconds" },
 	{ "output.max_file_bytes", "output.max_total_bytes" },
+	{ "server.max_body_bytes", "server.max_inflight_body_bytes" },
 };
 
 /* --- names and messages --------------------------------------------------- */

@@ -1,6 +1,7 @@
 /* The plain data of one execution: freeing it, and execution ids. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,38 @@
 #include <unistd.h>
 
 #include "codeexecd/execution.h"
+
+short exec_client_events(bool probed)
+{
+	return probed ? 0 : POLLRDHUP; /* POLLHUP and POLLERR come anyway */
+}
+
+bool exec_client_check(const struct exec_client *c, short revents, bool *probed)
+{
+	if (!c || c->fd < 0)
+		return false;
+	if (revents & (POLLHUP | POLLERR | POLLNVAL))
+		return true;
+	if (!(revents & POLLRDHUP) || *probed)
+		return false;
+	if (!c->probe)
+		return true;
+	c->probe(c->ctx);
+	*probed = true;
+	return false;
+}
+
+bool exec_client_gone(const struct exec_client *c, bool *probed)
+{
+	struct pollfd p;
+
+	if (!c || c->fd < 0)
+		return false;
+	p = (struct pollfd){ .fd = c->fd, .events = exec_client_events(*probed) };
+	if (poll(&p, 1, 0) <= 0)
+		return false;
+	return exec_client_check(c, p.revents, probed);
+}
 
 void exec_files_free(struct exec_file *files, size_t n)
 {

@@ -26,7 +26,7 @@
 #include "codeexecd/pool.h"
 #include "codeexecd/utf8.h"
 
-#define HEALTH_CACHE_MS 1000
+#define HEALTH_CACHE_MS 1000   /* older: the next reader wakes the refresher */
 #define CANCEL_WAIT_S 15      /* after the grace period, for cancelled runs to end */
 #define REAP_EXIT_MS 10000    /* at exit, for the reaper to remove what is queued */
 
@@ -55,6 +55,7 @@ struct executor {
 	pthread_cond_t idle_cv;      /* running dropped */
 	int running;
 	int queued;
+	int admitted;                /* tickets out: running, queued or being read */
 	struct waiter *head, *tail;  /* FIFO of queued callers */
 	bool stopping;
 
@@ -65,10 +66,20 @@ struct executor {
 	bool reaper_exit;
 	long reap_exit_deadline;     /* monotonic ms: after it, removals are left */
 
-	pthread_mutex_t health_mu;
-	long health_at;              /* monotonic ms of the cached check; 0 = none */
+	pthread_mutex_t health_mu;   /* guards the health cache below */
+	pthread_cond_t health_cv;    /* a refresh is wanted, or the refresher must exit */
+	pthread_t health_thread;
+	bool health_started;
+	bool health_wanted;
+	bool health_exit;
+	long health_at;              /* monotonic ms of the cached check */
 	int health_rc;
 	char health_msg[CXD_ERR_MAX];
+};
+
+/* A place reserved for one request before its body is read. */
+struct exec_ticket {
+	struct executor *ex;
 };
 
 static long now_ms(void)
@@ -197,6 +208,9 @@ static void discard_slot(void *ctx, struct sandbox_slot *slot)
 	sandbox_slot_close(slot);
 }
 
+static void health_refresh(struct executor *ex);
+static void *health_main(void *arg);
+
 int executor_create(struct executor **out, const struct config *cfg, struct sandbox *sb,
 		    char *err, size_t errlen)
 {
@@ -216,6 +230,14 @@ int executor_create(struct executor **out, const struct config *cfg, struct sand
 	pthread_mutex_init(&ex->health_mu, NULL);
 	cond_init_monotonic(&ex->idle_cv);
 	cond_init_monotonic(&ex->reap_cv);
+	pthread_cond_init(&ex->health_cv, NULL);
+	health_refresh(ex); /* the first answer of /health, before serving */
+	if (pthread_create(&ex->health_thread, NULL, health_main, ex) != 0) {
+		(void)snprintf(err, errlen, "cannot start the health thread");
+		executor_destroy(ex);
+		return -EAGAIN;
+	}
+	ex->health_started = true;
 	if (pthread_create(&ex->reaper, NULL, reaper_main, ex) != 0) {
 		(void)snprintf(err, errlen, "cannot start the reaper thread");
 		executor_destroy(ex);
@@ -230,7 +252,8 @@ int executor_create(struct executor **out, const struct config *cfg, struct sand
 	return 0;
 }
 
-/* Takes a slot, waiting in the queue if need be. Called with mu held. */
+/* Takes a slot for a ticket, waiting in the queue if need be. Called with
+ * mu held. */
 static int admit(struct executor *ex, char *err, size_t errlen)
 {
 	struct waiter w = { .granted = false };
@@ -246,12 +269,7 @@ static int admit(struct executor *ex, char *err, size_t errlen)
 		publish_load(ex);
 		return 0;
 	}
-	if (ex->queued >= ex->cfg->execution.queue_size) {
-		(void)snprintf(err, errlen,
-			       "Too many executions: %d running and %d waiting; retry later",
-			       ex->running, ex->queued);
-		return -EAGAIN;
-	}
+	/* The ticket holds a place: running + queued < admitted <= capacity. */
 	cond_init_monotonic(&w.cv);
 	if (ex->tail)
 		ex->tail->next = &w;
@@ -376,13 +394,6 @@ static void verdict(struct executor *ex, const struct sandbox_run *run, int time
 	}
 }
 
-static bool client_gone(int fd)
-{
-	struct pollfd p = { .fd = fd, .events = POLLRDHUP };
-
-	return fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
-}
-
 /* A ready container from the pool, or a new one; exec_id gets its id (also
  * when opening a new one fails, for the answer and the logs). */
 static int get_slot(struct executor *ex, struct sandbox_slot **slot, bool *pooled,
@@ -492,33 +503,114 @@ static void log_outcome(const char *exec_id, const struct exec_request *req,
 		 res->duration_ms, res->nfiles);
 }
 
-int executor_run(struct executor *ex, const struct exec_request *req,
-		 char exec_id[CXD_EXEC_ID_LEN + 1], int client_fd, struct exec_result *res,
-		 char *err, size_t errlen)
+int executor_ticket_take(struct executor *ex, struct exec_ticket **out, char *err,
+			 size_t errlen)
+{
+	int capacity = ex->cfg->execution.max_concurrent + ex->cfg->execution.queue_size;
+	struct exec_ticket *t = calloc(1, sizeof(*t));
+	int rc = 0;
+
+	if (!t)
+		return -ENOMEM;
+	t->ex = ex;
+	pthread_mutex_lock(&ex->mu);
+	if (ex->stopping) {
+		(void)snprintf(err, errlen, "The service is shutting down");
+		rc = -ESHUTDOWN;
+	} else if (ex->admitted >= capacity) {
+		(void)snprintf(err, errlen,
+			       "Too many executions: %d running and %d waiting; retry later",
+			       ex->running, ex->admitted - ex->running);
+		rc = -EAGAIN;
+	} else {
+		ex->admitted++;
+	}
+	pthread_mutex_unlock(&ex->mu);
+	if (rc != 0) {
+		free(t);
+		return rc;
+	}
+	*out = t;
+	return 0;
+}
+
+void executor_ticket_drop(struct exec_ticket *t)
+{
+	struct executor *ex;
+
+	if (!t)
+		return;
+	ex = t->ex;
+	pthread_mutex_lock(&ex->mu);
+	ex->admitted--;
+	pthread_mutex_unlock(&ex->mu);
+	free(t);
+}
+
+/* The engine's address stays in the log: texts for clients name it
+ * "the configured address". */
+static void public_text(const struct executor *ex, char *text, size_t len)
+{
+	static const char repl[] = "the configured address";
+	const char *addr = sandbox_engine(ex->sb);
+	size_t alen = addr ? strlen(addr) : 0, w = 0;
+	char out[CXD_ERR_MAX * 2];
+
+	if (alen == 0 || !strstr(text, addr))
+		return;
+	for (const char *p = text; *p && w + 1 < sizeof(out);) {
+		if (strncmp(p, addr, alen) == 0) {
+			size_t n = sizeof(repl) - 1 < sizeof(out) - 1 - w ? sizeof(repl) - 1
+									  : sizeof(out) - 1 - w;
+			memcpy(out + w, repl, n);
+			w += n;
+			p += alen;
+		} else {
+			out[w++] = *p++;
+		}
+	}
+	out[w] = '\0';
+	(void)snprintf(text, len, "%s", out);
+}
+
+static void health_invalidate(struct executor *ex)
+{
+	pthread_mutex_lock(&ex->health_mu);
+	ex->health_wanted = true;
+	pthread_cond_signal(&ex->health_cv);
+	pthread_mutex_unlock(&ex->health_mu);
+}
+
+int executor_run(struct executor *ex, struct exec_ticket *ticket, const struct exec_request *req,
+		 char exec_id[CXD_EXEC_ID_LEN + 1], const struct exec_client *client,
+		 struct exec_result *res, char *err, size_t errlen)
 {
 	const struct config *cfg = atomic_load(&ex->cfg);
 	int timeout_s = req->timeout_seconds > 0 ? req->timeout_seconds
 						 : cfg->execution.timeout_seconds;
 	struct sandbox_run run = {
 		.req = req, .timeout_ms = timeout_s * 1000,
-		.client_fd = client_fd, .stop_fd = ex->stop_fd,
+		.client = client, .stop_fd = ex->stop_fd,
 	};
 	struct sandbox_slot *slot = NULL;
 	long t0 = now_ms(), queue_ms, acquire_ms;
 	char phases[256] = "";
-	bool pooled;
+	bool pooled, probed = false;
 	int rc;
 
 	exec_id[0] = '\0';
+	if (!ticket && (rc = executor_ticket_take(ex, &ticket, err, errlen)) != 0)
+		return rc;
 	pthread_mutex_lock(&ex->mu);
 	rc = admit(ex, err, errlen);
 	pthread_mutex_unlock(&ex->mu);
 	if (rc != 0) {
 		metrics_execution(outcome_of(rc, res), req->key);
+		executor_ticket_drop(ticket);
 		return rc;
 	}
 	queue_ms = now_ms() - t0;
-	if (client_gone(client_fd)) {
+	if (exec_client_gone(client, &probed)) {
 		rc = -ECANCELED; /* it left while waiting in the queue */
 		(void)snprintf(err, errlen, "the client went away while queued");
 	} else {
@@ -537,20 +629,20 @@ int executor_run(struct executor *ex, const struct exec_request *req,
 	pthread_mutex_lock(&ex->mu);
 	release(ex);
 	pthread_mutex_unlock(&ex->mu);
+	executor_ticket_drop(ticket);
 	if (rc != 0) {
 		struct log_fields f = { .exec_id = exec_id[0] ? exec_id : NULL, .key = req->key };
 		metrics_execution(outcome_of(rc, res), req->key);
 		exec_result_free(res);
 		log_with(LOG_WARN, &f, "execution failed: %s", err);
-		if (rc == -EHOSTUNREACH || rc == -ENOENT) {
-			pthread_mutex_lock(&ex->health_mu);
-			ex->health_at = 0; /* /health and /ready look again */
-			pthread_mutex_unlock(&ex->health_mu);
-		}
+		if (rc == -EHOSTUNREACH || rc == -ENOENT)
+			health_invalidate(ex); /* /health and /ready look again */
+		public_text(ex, err, errlen);
 		return rc;
 	}
 	if (err[0])
 		log_warn(exec_id, "run ended abnormally: %s", err);
+	public_text(ex, err, errlen);
 	verdict(ex, &run, timeout_s, err, res);
 	metrics_observe_duration((double)res->duration_ms / 1e3);
 	metrics_execution(outcome_of(0, res), req->key);
@@ -602,15 +694,56 @@ bool executor_alive(struct executor *ex, int timeout_ms)
 	return true;
 }
 
+/* One engine check into the cache; logs a change of state with the full
+ * text (clients get it without the engine's address). */
+static void health_refresh(struct executor *ex)
+{
+	char msg[CXD_ERR_MAX];
+	int rc = sandbox_check(ex->sb, msg, sizeof(msg));
+
+	pthread_mutex_lock(&ex->health_mu);
+	if (rc != ex->health_rc || !ex->health_at) {
+		if (rc != 0)
+			log_warn(NULL, "health: %s", msg);
+		else if (ex->health_at)
+			log_info(NULL, "health: %s", msg);
+	}
+	public_text(ex, msg, sizeof(msg));
+	ex->health_rc = rc;
+	(void)snprintf(ex->health_msg, sizeof(ex->health_msg), "%s", msg);
+	ex->health_at = now_ms();
+	pthread_mutex_unlock(&ex->health_mu);
+}
+
+/* Refreshes the health cache when a reader found it stale (or an
+ * execution found the engine gone), never on a request's path. */
+static void *health_main(void *arg)
+{
+	struct executor *ex = arg;
+
+	pthread_mutex_lock(&ex->health_mu);
+	for (;;) {
+		while (!ex->health_wanted && !ex->health_exit)
+			pthread_cond_wait(&ex->health_cv, &ex->health_mu);
+		if (ex->health_exit)
+			break;
+		ex->health_wanted = false;
+		pthread_mutex_unlock(&ex->health_mu);
+		health_refresh(ex);
+		pthread_mutex_lock(&ex->health_mu);
+	}
+	pthread_mutex_unlock(&ex->health_mu);
+	return NULL;
+}
+
 int executor_health(struct executor *ex, char *msg, size_t msglen)
 {
-	long now = now_ms();
 	int rc;
 
 	pthread_mutex_lock(&ex->health_mu);
-	if (!ex->health_at || now - ex->health_at > HEALTH_CACHE_MS) {
-		ex->health_rc = sandbox_check(ex->sb, ex->health_msg, sizeof(ex->health_msg));
-		ex->health_at = now_ms();
+	if (now_ms() - ex->health_at > HEALTH_CACHE_MS && !ex->health_wanted) {
+		ex->health_wanted = true;
+		pthread_cond_signal(&ex->health_cv);
 	}
 	rc = ex->health_rc;
 	(void)snprintf(msg, msglen, "%s", ex->health_msg);
@@ -674,7 +807,15 @@ void executor_destroy(struct executor *ex)
 		pthread_mutex_unlock(&ex->mu);
 		pthread_join(ex->reaper, NULL);
 	}
+	if (ex->health_started) {
+		pthread_mutex_lock(&ex->health_mu);
+		ex->health_exit = true;
+		pthread_cond_signal(&ex->health_cv);
+		pthread_mutex_unlock(&ex->health_mu);
+		pthread_join(ex->health_thread, NULL);
+	}
 	close(ex->stop_fd);
+	pthread_cond_destroy(&ex->health_cv);
 	pthread_cond_destroy(&ex->idle_cv);
 	pthread_cond_destroy(&ex->reap_cv);
 	pthread_mutex_destroy(&ex->mu);

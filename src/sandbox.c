@@ -142,6 +142,11 @@ void sandbox_destroy(struct sandbox *sb)
 	free(sb);
 }
 
+const char *sandbox_engine(const struct sandbox *sb)
+{
+	return docker_endpoint(sb->docker);
+}
+
 const char *sandbox_instance(const struct sandbox *sb)
 {
 	return sb->instance;

@@ -229,9 +229,10 @@ static int drain(struct docker_stream *s, struct run_state *st, long deadline)
 static enum run_end wait_run(struct docker_stream *s, struct run_state *st,
 			     const struct sandbox_run *run, long deadline)
 {
+	bool probed = false;
 	struct pollfd fds[3] = {
 		{ .fd = docker_stream_fd(s), .events = POLLIN },
-		{ .fd = run->client_fd, .events = POLLRDHUP },
+		{ .fd = run->client ? run->client->fd : -1, .events = exec_client_events(false) },
 		{ .fd = run->stop_fd, .events = POLLIN },
 	};
 
@@ -245,8 +246,9 @@ static enum run_end wait_run(struct docker_stream *s, struct run_state *st,
 		rc = poll(fds, 3, (int)(left > 60000 ? 60000 : left));
 		if (rc < 0 && errno != EINTR)
 			return END_IO;
-		if (fds[1].revents & (POLLRDHUP | POLLHUP | POLLERR))
+		if (rc > 0 && exec_client_check(run->client, fds[1].revents, &probed))
 			return END_CANCEL;
+		fds[1].events = exec_client_events(probed);
 		if (fds[2].revents & POLLIN)
 			return END_STOP;
 	}

@@ -8,6 +8,7 @@
  * connections, the connections per IP, the idle timeout and the memory for
  * request headers are bounded by the configuration. */
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -25,6 +26,7 @@
 
 #include "codeexecd/api.h"
 #include "codeexecd/auth.h"
+#include "codeexecd/deadline.h"
 #include "codeexecd/docs.h"
 #include "codeexecd/http.h"
 #include "codeexecd/listen.h"
@@ -48,24 +50,28 @@ struct route {
 	http_handler handler;
 	enum route_access access;
 	bool key_limits;    /* counts against the key's concurrent= and per_minute= */
+	http_admit admit;   /* before the body is read; NULL: none */
+	http_release release;
 };
 
 static const struct route routes[] = {
-	{ "POST", "/execute", false, true, api_execute, ACCESS_KEY, true },
-	{ "GET", "/health", false, false, api_health, ACCESS_PUBLIC, false },
-	{ "GET", "/ready", false, false, api_ready, ACCESS_PUBLIC, false },
-	{ "GET", "/metrics", false, false, api_metrics, ACCESS_METRICS, false },
-	{ "GET", "/", false, false, api_root, ACCESS_DOCS, false },
-	{ "GET", "/openapi.json", false, false, docs_openapi, ACCESS_DOCS, false },
-	{ "GET", "/docs", false, false, docs_swagger, ACCESS_DOCS, false },
-	{ "GET", "/redoc", false, false, docs_redoc, ACCESS_DOCS, false },
-	{ "GET", "/docs/assets/", true, false, docs_asset, ACCESS_DOCS, false },
+	{ "POST", "/execute", false, true, api_execute, ACCESS_KEY, true, api_execute_admit,
+	  api_execute_release },
+	{ "GET", "/health", false, false, api_health, ACCESS_PUBLIC, false, NULL, NULL },
+	{ "GET", "/ready", false, false, api_ready, ACCESS_PUBLIC, false, NULL, NULL },
+	{ "GET", "/metrics", false, false, api_metrics, ACCESS_METRICS, false, NULL, NULL },
+	{ "GET", "/", false, false, api_root, ACCESS_DOCS, false, NULL, NULL },
+	{ "GET", "/openapi.json", false, false, docs_openapi, ACCESS_DOCS, false, NULL, NULL },
+	{ "GET", "/docs", false, false, docs_swagger, ACCESS_DOCS, false, NULL, NULL },
+	{ "GET", "/redoc", false, false, docs_redoc, ACCESS_DOCS, false, NULL, NULL },
+	{ "GET", "/docs/assets/", true, false, docs_asset, ACCESS_DOCS, false, NULL, NULL },
 };
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 #define CORS_METHODS "GET, POST"
 #define CORS_MAX_AGE "600"
 #define STOP_DRAIN_MS 10000   /* for in-flight answers at shutdown */
+#define STREAM_BLOCK (64 * 1024) /* a streamed answer's write size */
 
 /* One listening socket's daemon; the metrics listener serves /metrics only. */
 struct listener {
@@ -88,10 +94,14 @@ struct server {
 	struct api *api;
 	int port;
 	atomic_int inflight;  /* requests begun and not yet answered */
+	atomic_long body_bytes; /* reserved for request bodies, all requests */
+	struct deadlines *deadlines;
+	struct http_hosts hosts; /* server.allowed_hosts */
 };
 
 /* Per-request state, from the first call of on_request to on_completed. */
 struct request_state {
+	struct server *srv;
 	struct timespec start;
 	const struct route *route;
 	const struct config *cfg;   /* the generation this request uses */
@@ -102,8 +112,15 @@ struct request_state {
 	char *body;            /* NUL-terminated, at most max_body_bytes */
 	size_t body_len;
 	size_t body_cap;
+	size_t reserved;       /* body buffer bytes covered by the budget */
+	long charged;          /* of srv->body_bytes, given back at the end */
 	bool too_large;
-	size_t dropped;        /* bytes read past the limit */
+	bool over_budget;      /* no room in server.max_inflight_body_bytes */
+	size_t dropped;        /* bytes read and not kept */
+	void *admission;       /* the route's, until its handler takes it */
+	int fd;
+	bool http11;
+	bool probed;
 };
 
 static double ms_since(const struct timespec *start)
@@ -210,6 +227,63 @@ static void client_address(struct MHD_Connection *conn, char *out, size_t outlen
 				(socklen_t)outlen);
 }
 
+static struct deadline_entry *connection_deadline(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct http_body_stream *s = cls;
+	size_t n;
+
+	(void)pos;
+	n = max >= 16 ? s->read(s->ctx, buf, max) : 0;
+	if (n == 0)
+		return max >= 16 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+	return (ssize_t)n;
+}
+
+static void stream_free(void *cls)
+{
+	struct http_body_stream *s = cls;
+
+	s->free(s->ctx);
+	free(s);
+}
+
+/* resp's body as an MHD response; resp's body or stream is handed over
+ * (freed here on failure). */
+static struct MHD_Response *make_response(struct http_response *resp)
+{
+	struct http_body_stream *s;
+	struct MHD_Response *r;
+
+	if (resp->stream.read) {
+		s = malloc(sizeof(*s));
+		if (!s) {
+			resp->stream.free(resp->stream.ctx);
+			return NULL;
+		}
+		*s = resp->stream;
+		r = MHD_create_response_from_callback(s->len, STREAM_BLOCK, stream_read, s,
+						      stream_free);
+		if (!r)
+			stream_free(s);
+		return r;
+	}
+	if (resp->body_static)
+		return MHD_create_response_from_buffer(resp->body_len, resp->body,
+						       MHD_RESPMEM_PERSISTENT);
+	r = MHD_create_response_from_buffer(resp->body_len, resp->body, MHD_RESPMEM_MUST_FREE);
+	if (!r)
+		free(resp->body);
+	return r;
+}
+
 /* Queues resp on conn, with the common headers; frees resp's owned body
  * (handed to libmicrohttpd) and logs the request. */
 static enum MHD_Result send_response(struct server *srv, struct MHD_Connection *conn,
@@ -221,18 +295,10 @@ static enum MHD_Result send_response(struct server *srv, struct MHD_Connection *
 	char remote[INET6_ADDRSTRLEN], num[32];
 
 	(void)srv; /* the configuration is the request's (st->cfg) */
-	if (resp->body_static)
-		r = MHD_create_response_from_buffer(resp->body_len, resp->body,
-						    MHD_RESPMEM_PERSISTENT);
-	else
-		r = MHD_create_response_from_buffer(resp->body_len, resp->body,
-						    MHD_RESPMEM_MUST_FREE);
-	if (!r) {
-		if (!resp->body_static)
-			free(resp->body);
+	r = make_response(resp);
+	if (!r)
 		return MHD_NO;
-	}
-	/* From here libmicrohttpd owns resp->body. */
+	/* From here libmicrohttpd owns resp->body (or its stream). */
 	if (resp->content_type)
 		(void)MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
 	if (resp->cache_control)
@@ -321,12 +387,45 @@ static enum MHD_Result send_preflight(struct server *srv, struct MHD_Connection 
 	return ret;
 }
 
-/* Appends an upload chunk; beyond max_body_bytes the rest is read and
- * dropped, never stored, and the request ends in 413. */
-static int store_body(struct request_state *st, size_t max, const char *data, size_t len)
+/* Covers n more bytes of body buffer with the bodies' budget; false when
+ * they do not fit. A request is charged twice its buffer: the body while it
+ * is read and parsed, then what it becomes (the decoded files, and the job
+ * packed from them for the sandbox), which lives until the request ends.
+ * The charge is capped at the budget, so one request alone always fits. */
+static bool budget_take(struct server *srv, struct request_state *st, size_t n)
 {
-	if (st->too_large || len > max - st->body_len) {
-		st->too_large = true;
+	long max = st->cfg->server.max_inflight_body_bytes;
+	long want = (long)(st->reserved + n) * 2, add, cur = atomic_load(&srv->body_bytes);
+
+	if (want > max)
+		want = max;
+	add = want - st->charged;
+	do {
+		if (add > max - cur)
+			return false;
+	} while (!atomic_compare_exchange_weak(&srv->body_bytes, &cur, cur + add));
+	st->charged += add;
+	st->reserved += n;
+	return true;
+}
+
+static void budget_give_back(struct server *srv, struct request_state *st)
+{
+	atomic_fetch_sub(&srv->body_bytes, st->charged);
+	st->charged = 0;
+	st->reserved = 0;
+}
+
+/* Appends an upload chunk; beyond max_body_bytes (or the bodies' budget)
+ * the rest is read and dropped, never stored, and the request ends in 413
+ * (or 503). The buffer is what the budget counts: with a Content-Length it
+ * was reserved whole at the first call, else it grows here. */
+static int store_body(struct server *srv, struct request_state *st, const char *data, size_t len)
+{
+	size_t max = (size_t)st->cfg->server.max_body_bytes;
+
+	if (st->too_large || st->over_budget || len > max - st->body_len) {
+		st->too_large = st->too_large || (!st->over_budget && len > max - st->body_len);
 		return 0;
 	}
 	if (st->body_len + len + 1 > st->body_cap) {
@@ -335,6 +434,10 @@ static int store_body(struct request_state *st, size_t max, const char *data, si
 			cap *= 2;
 		if (cap > max + 1)
 			cap = max + 1;
+		if (cap > st->reserved && !budget_take(srv, st, cap - st->reserved)) {
+			st->over_budget = true;
+			return 0;
+		}
 		char *grown = realloc(st->body, cap);
 		if (!grown)
 			return -ENOMEM;
@@ -373,9 +476,6 @@ static enum MHD_Result count_content_length(void *cls, enum MHD_ValueKind kind,
 	return MHD_YES;
 }
 
-/* The first call for a request: routing, conflicting lengths (a request
- * smuggling vector behind proxies: RFC 9112 6.3 says 400) and the early 413.
- * Returns true when a response has been queued (in *ret). */
 /* route_find, less what this listener and configuration do not serve:
  * the metrics listener serves /metrics alone, the main one serves it when
  * server.metrics is on and no server.metrics_listen is set. */
@@ -453,14 +553,41 @@ static bool authenticate(struct listener *lst, struct MHD_Connection *conn, cons
 	return true;
 }
 
+static bool parse_length(const char *cl, unsigned long long *n)
+{
+	char *end;
+
+	if (!cl)
+		return false;
+	errno = 0;
+	*n = strtoull(cl, &end, 10);
+	return errno == 0 && *end == '\0' && end != cl;
+}
+
+static enum MHD_Result send_over_budget(struct server *srv, struct MHD_Connection *conn,
+					const char *method, const char *path,
+					const struct request_state *st)
+{
+	struct http_response resp = { .retry_after = 2 };
+
+	http_response_detail(&resp, 503, "Too many request bodies in flight; retry later");
+	return send_response(srv, conn, method, path, st, &resp);
+}
+
+/* The first call for a request, when its headers are in: conflicting
+ * lengths (a request smuggling vector behind proxies: RFC 9112 6.3 says
+ * 400), the Host, routing, the early 413, the route's admission and the
+ * body's share of the budget, all before the body is read. Returns true
+ * when a response has been queued (in *ret). */
 static bool first_call(struct listener *lst, struct MHD_Connection *conn, const char *method,
 		       const char *path, struct request_state *st, enum MHD_Result *ret)
 {
 	struct server *srv = lst->srv;
 	const char *cl = header(conn, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	struct cl_count count = { 0 };
+	unsigned long long n = 0;
+	bool known, has_length;
 	char text[128];
-	bool known;
 
 	(void)MHD_get_connection_values(conn, MHD_HEADER_KIND, count_content_length, &count);
 	if (count.conflict) {
@@ -468,18 +595,35 @@ static bool first_call(struct listener *lst, struct MHD_Connection *conn, const 
 				   "Conflicting Content-Length headers");
 		return true;
 	}
+	if (!http_hosts_allow(&srv->hosts, header(conn, MHD_HTTP_HEADER_HOST))) {
+		*ret = send_detail(srv, conn, method, path, st, 400, "Invalid host header");
+		return true;
+	}
 	st->route = route_lookup(lst, st->cfg, method, path, &known);
 	if (authenticate(lst, conn, method, path, st, ret))
 		return true;
-	if (st->route && st->route->takes_body && cl) {
-		char *end;
-		errno = 0;
-		unsigned long long n = strtoull(cl, &end, 10);
-		if (errno == 0 && *end == '\0' && n > (unsigned long long)st->cfg->server.max_body_bytes) {
-			body_limit_text(st->cfg, text, sizeof(text));
-			*ret = send_detail(srv, conn, method, path, st, 413, text);
+	if (!st->route || !st->route->takes_body)
+		return false;
+	has_length = parse_length(cl, &n);
+	if (has_length && n > (unsigned long long)st->cfg->server.max_body_bytes) {
+		body_limit_text(st->cfg, text, sizeof(text));
+		*ret = send_detail(srv, conn, method, path, st, 413, text);
+		return true;
+	}
+	if (st->route->admit) {
+		struct http_response resp = { .status = 500 };
+		if (st->route->admit(srv->api, &st->admission, &resp) != 0) {
+			*ret = send_response(srv, conn, method, path, st, &resp);
 			return true;
 		}
+	}
+	if (has_length && n > 0) {
+		if (!budget_take(srv, st, (size_t)n + 1)) {
+			*ret = send_over_budget(srv, conn, method, path, st);
+			return true;
+		}
+		st->body = malloc((size_t)n + 1); /* pages are touched as the body comes */
+		st->body_cap = st->body ? (size_t)n + 1 : 0;
 	}
 	return false;
 }
@@ -498,16 +642,30 @@ static enum MHD_Result send_probe_answer(struct MHD_Connection *conn)
 	return ret;
 }
 
+/* Writes an interim answer the client must accept (RFC 9110 15.2), to tell
+ * a half-closed client from one that left (see execution.h). libmicrohttpd
+ * writes nothing on the connection while the handler runs. */
+static void probe_client(void *ctx)
+{
+	static const char interim[] = "HTTP/1.1 102 Processing\r\n\r\n";
+	struct request_state *st = ctx;
+
+	if (st->probed)
+		return;
+	st->probed = true;
+	(void)!send(st->fd, interim, sizeof(interim) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
 static enum MHD_Result dispatch(struct listener *lst, struct MHD_Connection *conn,
 				const char *method, const char *path, struct request_state *st)
 {
 	struct server *srv = lst->srv;
 	struct http_response resp = { .status = 500 };
 	struct http_request req = { 0 };
-	const union MHD_ConnectionInfo *ci;
 	char text[128];
 	bool known;
 
+	deadlines_arm(srv->deadlines, connection_deadline(conn), 0); /* all of it is in */
 	if (strlen(path) > CXD_PATH_MAX)
 		return send_detail(srv, conn, method, "(long path)", st, 404, "Not Found");
 	if (strcmp(method, "OPTIONS") == 0 && header(conn, "Origin") &&
@@ -515,24 +673,30 @@ static enum MHD_Result dispatch(struct listener *lst, struct MHD_Connection *con
 		return send_preflight(srv, conn, path, st);
 	if (strcmp(path, SERVER_PROBE_PATH) == 0 && !lst->metrics_only)
 		return send_probe_answer(conn);
+	if (st->too_large) {
+		body_limit_text(st->cfg, text, sizeof(text));
+		return send_detail(srv, conn, method, path, st, 413, text);
+	}
 	if (!st->route) {
 		(void)route_lookup(lst, st->cfg, method, path, &known);
 		return send_detail(srv, conn, method, path, st, known ? 405 : 404,
 				   known ? "Method Not Allowed" : "Not Found");
 	}
-	if (st->too_large) {
-		body_limit_text(st->cfg, text, sizeof(text));
-		return send_detail(srv, conn, method, path, st, 413, text);
-	}
-	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (st->over_budget)
+		return send_over_budget(srv, conn, method, path, st);
 	req.method = method;
 	req.path = path;
-	req.body = st->body;
+	req.body = st->body; /* handed over */
 	req.body_len = st->body_len;
+	st->body = NULL;
+	req.content_type = header(conn, MHD_HTTP_HEADER_CONTENT_TYPE);
 	req.if_none_match = header(conn, MHD_HTTP_HEADER_IF_NONE_MATCH);
-	req.client_fd = ci ? ci->connect_fd : -1;
+	req.client_fd = st->fd;
+	req.client_probe = st->http11 ? probe_client : NULL;
+	req.probe_ctx = st;
+	req.admission = &st->admission;
 	req.key = st->key ? auth_key_name(st->key) : NULL;
-	st->route->handler(srv->api, &req, &resp);
+	st->route->handler(srv->api, &req, &resp); /* frees req.body */
 	if (resp.execution_id[0])
 		(void)clock_gettime(CLOCK_MONOTONIC, &st->answered);
 	return send_response(srv, conn, method, path, st, &resp);
@@ -548,11 +712,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	struct request_state *st = *con_cls;
 	enum MHD_Result ret;
 
-	(void)version;
 	if (!st) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 		st = calloc(1, sizeof(*st));
 		if (!st)
 			return MHD_NO;
+		st->srv = srv;
+		st->fd = ci ? ci->connect_fd : -1;
+		st->http11 = strcmp(version, MHD_HTTP_VERSION_1_1) == 0;
 		(void)clock_gettime(CLOCK_MONOTONIC, &st->start);
 		st->cfg = atomic_load(&srv->cfg);
 		pthread_mutex_lock(&srv->auth_mu);
@@ -566,20 +734,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 	if (*upload_data_size > 0) {
-		if (st->route && st->route->takes_body &&
-		    store_body(st, (size_t)st->cfg->server.max_body_bytes, upload_data,
-			       *upload_data_size) != 0)
-			return MHD_NO;
+		size_t max = (size_t)st->cfg->server.max_body_bytes;
+		st->dropped += *upload_data_size;
+		if (st->route && st->route->takes_body) {
+			if (store_body(srv, st, upload_data, *upload_data_size) != 0)
+				return MHD_NO;
+		} else if (st->dropped > max) {
+			st->too_large = true; /* a body sent to a GET route counts too */
+		}
 		/* libmicrohttpd (0.9.75) cannot answer before the upload ends, so
 		 * what is over the limit is read and dropped, up to as much again
 		 * as the limit (at least CXD_BODY_DROP_MIN); beyond that (an
 		 * endless chunked body) the connection is closed unanswered. */
-		if (st->too_large) {
-			size_t allow = (size_t)st->cfg->server.max_body_bytes;
-			st->dropped += *upload_data_size;
-			if (st->dropped > (allow > CXD_BODY_DROP_MIN ? allow : CXD_BODY_DROP_MIN))
-				return MHD_NO;
-		}
+		if ((st->too_large || st->over_budget) &&
+		    st->dropped > max + (max > CXD_BODY_DROP_MIN ? max : CXD_BODY_DROP_MIN))
+			return MHD_NO;
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
@@ -589,10 +758,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
-	struct listener *lst = cls;
+	struct server *srv = ((struct listener *)cls)->srv;
 	struct request_state *st = *con_cls;
 
-	(void)conn;
 	if (!st)
 		return;
 	/* The answer of an execution written to the client: a phase. */
@@ -602,10 +770,34 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		auth_release(st->key);
 	auth_unref(st->auth);
 	metrics_gauge_add(METRICS_G_BODY_BYTES, -(long)st->body_len);
-	atomic_fetch_sub(&lst->srv->inflight, 1);
+	if (st->admission && st->route && st->route->release)
+		st->route->release(srv->api, st->admission);
+	budget_give_back(srv, st);
+	/* The next request on this connection has the whole deadline again. */
+	deadlines_arm(srv->deadlines, connection_deadline(conn),
+		      st->cfg->server.request_timeout_seconds);
+	atomic_fetch_sub(&srv->inflight, 1);
 	free(st->body);
 	free(st);
 	*con_cls = NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct server *srv = cls;
+	const union MHD_ConnectionInfo *ci;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		*socket_context = ci ? deadlines_add(srv->deadlines, ci->connect_fd) : NULL;
+		deadlines_arm(srv->deadlines, *socket_context,
+			      atomic_load(&srv->cfg)->server.request_timeout_seconds);
+		return;
+	}
+	/* Before libmicrohttpd closes the socket. */
+	deadlines_remove(srv->deadlines, *socket_context);
+	*socket_context = NULL;
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -629,7 +821,9 @@ static int listener_start(struct listener *lst, struct server *srv, const struct
 			     MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	int port = listen_port(listen_fd);
 
-	if (getsockname(listen_fd, (struct sockaddr *)&ss, &sslen) == 0 && ss.ss_family == AF_INET6)
+	if (getsockname(listen_fd, (struct sockaddr *)&ss, &sslen) != 0)
+		sslen = 0;
+	else if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	lst->srv = srv;
 	lst->metrics_only = metrics_only;
@@ -643,11 +837,26 @@ static int listener_start(struct listener *lst, struct server *srv, const struct
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->server.idle_timeout_seconds,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->server.header_memory_bytes,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, lst,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
 		MHD_OPTION_END);
 	if (!lst->mhd) {
 		(void)close(listen_fd);
 		return -EIO;
 	}
+	return 0;
+}
+
+/* server.allowed_hosts, resolved against the address listened on (a
+ * loopback one accepts the loopback names). Read at start only. */
+static int hosts_init(struct server *srv, const struct config *cfg, int listen_fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+
+	if (getsockname(listen_fd, (struct sockaddr *)&ss, &sslen) != 0)
+		sslen = 0;
+	http_hosts_init(&srv->hosts, &cfg->server.allowed_hosts,
+			sslen > 0 ? (const struct sockaddr *)&ss : NULL);
 	return 0;
 }
 
@@ -667,11 +876,21 @@ int server_start(struct server **out, const struct config *cfg, int listen_fd, i
 	srv->api = ctx;
 	srv->port = listen_port(listen_fd);
 	srv->metrics.quiesced_fd = -1;
+	if (hosts_init(srv, cfg, listen_fd) != 0 || deadlines_start(&srv->deadlines) != 0) {
+		(void)snprintf(err, errlen, "cannot start the request deadline thread");
+		(void)close(listen_fd);
+		if (metrics_fd >= 0)
+			(void)close(metrics_fd);
+		pthread_mutex_destroy(&srv->auth_mu);
+		free(srv);
+		return -EAGAIN;
+	}
 	if (listener_start(&srv->main, srv, cfg, listen_fd, false) != 0) {
 		(void)snprintf(err, errlen, "cannot start the HTTP server on %s:%d",
 			       cfg->server.host, srv->port);
 		if (metrics_fd >= 0)
 			(void)close(metrics_fd);
+		deadlines_stop(srv->deadlines);
 		pthread_mutex_destroy(&srv->auth_mu);
 		free(srv);
 		return -EIO;
@@ -753,6 +972,7 @@ void server_stop(struct server *srv)
 		(void)usleep(20000);
 	listener_stop(&srv->main);
 	listener_stop(&srv->metrics);
+	deadlines_stop(srv->deadlines);
 	pthread_mutex_destroy(&srv->auth_mu);
 	auth_unref(srv->auth);
 	free(srv);

@@ -18,6 +18,10 @@ struct api {
 	struct executor *executor;
 };
 
+/* /execute: admission when its headers arrive (a ticket from the executor,
+ * or 429/503 before the body is read), then the request. */
+int api_execute_admit(void *ctx, void **admission, struct http_response *resp);
+void api_execute_release(void *ctx, void *admission);
 void api_execute(void *ctx, const struct http_request *req, struct http_response *resp);
 void api_health(void *ctx, const struct http_request *req, struct http_response *resp);
 void api_ready(void *ctx, const struct http_request *req, struct http_response *resp);
@@ -29,6 +33,10 @@ void api_metrics(void *ctx, const struct http_request *req, struct http_response
  * -EINVAL with *errors set to the FastAPI "detail" array (caller frees). */
 int api_parse_execute(const char *body, size_t len, const struct config *cfg,
 		      struct exec_request *out, cJSON **errors);
+
+/* True for a Content-Type FastAPI decodes as JSON (application/json,
+ * application/<x>+json); false for none. */
+bool api_is_json_type(const char *content_type);
 
 /* The ExecutionResponse object for a result (caller frees). */
 cJSON *api_render_result(const struct exec_result *res, const char *exec_id);

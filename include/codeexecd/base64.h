@@ -14,6 +14,13 @@
  * characters that is not a multiple of 4, or -ENOMEM. Empty input (or only
  * whitespace) decodes to empty output. */
 int base64_decode(const char *in, size_t inlen, unsigned char **out, size_t *outlen);
+/* Encodes in from *pos on into out (room bytes), whole 4-character groups
+ * only (the last one padded); advances *pos; returns the characters
+ * written. For answers written piece by piece. */
+size_t base64_encode_part(const unsigned char *in, size_t inlen, size_t *pos, char *out,
+			  size_t room);
+/* The length of the encoding of inlen bytes. */
+size_t base64_encoded_len(size_t inlen);
 /* Returns a malloc'ed NUL-terminated string or NULL. */
 char *base64_encode(const unsigned char *in, size_t inlen);
 

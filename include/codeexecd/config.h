@@ -29,7 +29,10 @@ struct config {
 		int idle_timeout_seconds;
 		long header_memory_bytes;
 		long max_body_bytes;
-		struct string_list cors_origins; /* "*" allows any origin */
+		long max_inflight_body_bytes;   /* request bodies held at once */
+		int request_timeout_seconds;    /* headers and body of one request */
+		struct string_list cors_origins; /* "*" allows any origin; none by default */
+		struct string_list allowed_hosts;/* Host header names; empty = automatic */
 		bool metrics;                   /* GET /metrics */
 		char metrics_listen[280];       /* "host:port" of a listener for /metrics
 						 * alone; "" = the main one */

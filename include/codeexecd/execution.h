@@ -64,6 +64,28 @@ struct exec_result {
 	struct exec_phases phases;
 };
 
+/* The client of a request, watched while it waits and runs: a client that
+ * goes away cancels its execution. A peer's FIN alone does not tell a client
+ * that left (close) from one that only half-closed (shutdown(SHUT_WR)) and
+ * waits for its answer; so on a FIN, probe (when set) writes something the
+ * client must accept (an interim HTTP answer): a peer that closed answers it
+ * with a reset (POLLHUP/POLLERR), one that half-closed reads it. Without
+ * probe, a FIN counts as gone. */
+struct exec_client {
+	int fd;                    /* -1: not watched */
+	void (*probe)(void *ctx);
+	void *ctx;
+};
+
+/* The poll(2) events to watch on c->fd, given *probed (false at first). */
+short exec_client_events(bool probed);
+/* Reads the revents of a poll on c->fd: true when the client is gone (a
+ * reset or an error, or a FIN without a probe). On the first FIN it probes
+ * and sets *probed, after which only a reset counts. */
+bool exec_client_check(const struct exec_client *c, short revents, bool *probed);
+/* Polls c without waiting; true when the client is gone. NULL: false. */
+bool exec_client_gone(const struct exec_client *c, bool *probed);
+
 /* Free every owned pointer and zero the struct; accept NULL. */
 void exec_request_free(struct exec_request *req);
 void exec_result_free(struct exec_result *res);

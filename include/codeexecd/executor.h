@@ -19,15 +19,28 @@ int executor_create(struct executor **out, const struct config *cfg, struct sand
  * NULL. */
 void executor_destroy(struct executor *ex);
 
-/* Runs req (waiting for a slot if need be); exec_id receives the
- * execution's id ("" when it was refused before one was given). Returns 0
- * with res filled (the
- * verdict inside res), or: -EAGAIN queue full, -ETIMEDOUT no slot within the
- * queue timeout (both: answer 429), -ESHUTDOWN shutting down, -EHOSTUNREACH
- * engine down (both: 503), -ECANCELED client gone, other codes with err. */
-int executor_run(struct executor *ex, const struct exec_request *req,
-		 char exec_id[CXD_EXEC_ID_LEN + 1], int client_fd, struct exec_result *res,
-		 char *err, size_t errlen);
+/* A place reserved for one request, taken when its headers arrive and
+ * before its body is read, so that a request that would be refused costs no
+ * memory: at most execution.max_concurrent + execution.queue_size tickets
+ * are out (running, queued, or with their body still coming). Returns 0, or
+ * -EAGAIN (all places taken: answer 429) or -ESHUTDOWN, with text in err. */
+struct exec_ticket;
+int executor_ticket_take(struct executor *ex, struct exec_ticket **out, char *err,
+			 size_t errlen);
+/* Gives back a ticket that executor_run did not consume. Accepts NULL. */
+void executor_ticket_drop(struct exec_ticket *ticket);
+
+/* Runs req on ticket (consumed, whatever the outcome; NULL: one is taken
+ * here), waiting for a slot if need be; client is watched meanwhile (NULL:
+ * not). exec_id receives the execution's id ("" when it was refused before
+ * one was given). Returns 0 with res filled (the verdict inside res), or:
+ * -EAGAIN no place, -ETIMEDOUT no slot within the queue timeout (both:
+ * answer 429), -ESHUTDOWN shutting down, -EHOSTUNREACH engine down (both:
+ * 503), -ECANCELED client gone, other codes with err. Texts never name the
+ * engine's address (the log does). */
+int executor_run(struct executor *ex, struct exec_ticket *ticket, const struct exec_request *req,
+		 char exec_id[CXD_EXEC_ID_LEN + 1], const struct exec_client *client,
+		 struct exec_result *res, char *err, size_t errlen);
 
 /* Seconds a refused client should wait before retrying. */
 int executor_retry_after(struct executor *ex);
@@ -47,7 +60,9 @@ void executor_shutdown(struct executor *ex, int grace_seconds);
  * watchdog's check that admission is not stuck). */
 bool executor_alive(struct executor *ex, int timeout_ms);
 
-/* The sandbox health check (engine answers, image present), cached briefly. */
+/* The sandbox health check (engine answers, image present) from a cache
+ * that a background thread refreshes when it is over a second old: never
+ * waits on the engine. The text does not name the engine's address. */
 int executor_health(struct executor *ex, char *msg, size_t msglen);
 
 #endif

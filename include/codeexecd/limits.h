@@ -8,6 +8,7 @@
 
 /* HTTP server */
 #define CXD_BODY_MAX_DEFAULT        (64L * CXD_MIB)  /* server.max_body_bytes */
+#define CXD_INFLIGHT_BODY_DEFAULT   (256L * CXD_MIB) /* server.max_inflight_body_bytes */
 #define CXD_HEADER_MEMORY_DEFAULT   (32L * CXD_KIB)  /* server.header_memory_bytes */
 #define CXD_BODY_DROP_MIN           (16L * CXD_MIB)  /* read past the body limit before closing */
 #define CXD_PATH_MAX                2048             /* request path we route on */

@@ -58,12 +58,15 @@ void sandbox_slot_close(struct sandbox_slot *slot);
 struct sandbox_run {
 	const struct exec_request *req;
 	int timeout_ms;
-	int client_fd;   /* POLLRDHUP/POLLHUP here cancels the run; -1: none */
+	const struct exec_client *client; /* gone: cancels the run; NULL: none */
 	int stop_fd;     /* readable here cancels the run (shutdown); -1: none */
 	/* out: what the runner reported beside the output (files left out,
 	 * its own errors), one per line; "" when nothing */
 	char notes[CXD_ERR_MAX * 2];
 };
+
+/* The engine's address (for logs; clients are not told it). */
+const char *sandbox_engine(const struct sandbox *sb);
 
 /* The instance name in this daemon's container labels. */
 const char *sandbox_instance(const struct sandbox *sb);

@@ -37,6 +37,12 @@ static const char yaml_cors[] =
 	"execution:\n"
 	"  pool_size: 0\n";
 
+static const char yaml_cors_any[] =
+	"server:\n"
+	"  cors_origins: [\"*\"]\n"
+	"execution:\n"
+	"  pool_size: 0\n";
+
 static const char yaml_body_limit[] =
 	"server:\n"
 	"  max_body_bytes: 2048\n"
@@ -71,6 +77,7 @@ static void start(const char *yaml)
 
 static void setup_default(void) { start(yaml_default); }
 static void setup_cors(void) { start(yaml_cors); }
+static void setup_cors_any(void) { start(yaml_cors_any); }
 static void setup_body_limit(void) { start(yaml_body_limit); }
 static void setup_validation(void) { start(yaml_validation); }
 static void setup_sockets(void) { start(yaml_sockets); }
@@ -360,6 +367,27 @@ START_TEST(test_cors_any_origin)
 END_TEST
 
 static void preflight(const char *path, const char *origin, const char *method,
+		      const char *req_headers, struct harness_response *r);
+
+/* By default no origin is allowed: a page in a browser cannot read
+ * answers, and its preflight for a JSON POST fails. */
+START_TEST(test_cors_default_none)
+{
+	static const char *const origin[] = { "Origin: http://example.com", NULL };
+	struct harness_response r;
+
+	request("GET", "/", NULL, 0, origin, &r);
+	ck_assert_msg(r.status == 200 && !harness_header(&r, "Access-Control-Allow-Origin"),
+		      "GET / with Origin: %s", harness_describe(&r));
+	harness_response_free(&r);
+	preflight("/execute", "http://example.com", "POST", "content-type", &r);
+	ck_assert_msg(r.status == 400 && !harness_header(&r, "Access-Control-Allow-Origin"),
+		      "preflight: %s, want 400", harness_describe(&r));
+	harness_response_free(&r);
+}
+END_TEST
+
+static void preflight(const char *path, const char *origin, const char *method,
 		      const char *req_headers, struct harness_response *r)
 {
 	char o[200], m[200], h[300];
@@ -551,7 +579,7 @@ END_TEST
 #define CODE_TYPE { { "body", "code" }, "string_type", "Input should be a valid string" }
 #define CODE_MISSING { { "body", "code" }, "missing", "Field required" }
 #define FILES_TYPE { { "body", "files" }, "dict_type", "Input should be a valid dictionary" }
-#define NUL_ERROR { { "body" }, "value_error", "Value error, " }
+#define NUL_ERROR(f) { { "body", f }, "value_error", "Value error, " }
 #define TIMEOUT(t) { { "body", "timeout" }, t, NULL }
 #define NAME_ERROR(n) { { "body", "files", n }, "value_error", "Value error, " }
 #define B64_ERROR(n) { { "body", "files", n }, "base64_decode", "Base64 decoding error" }
@@ -794,19 +822,20 @@ static const struct bad_body corpus[] = {
 	  .e = { CODE_TYPE } },
 	{ .name = "files {} is fine", B("{\"code\": 5, \"files\": {}}"), .count = 1,
 	  .e = { CODE_TYPE } },
-	/* NUL characters anywhere. */
+	/* NUL characters: refused where they are (the error names the field),
+	 * ignored in members that are not read, as Python's json would. */
 	{ .name = "\\u0000 in code", B("{\"code\": \"a\\u0000b\"}"), .count = 1,
-	  .e = { NUL_ERROR } },
+	  .e = { NUL_ERROR("code") } },
 	{ .name = "\\u0000 in a file name",
 	  B("{\"code\": \"pass\", \"files\": {\"a\\u0000b\": " FILE_OK "}}"), .count = 1,
-	  .e = { NUL_ERROR } },
+	  .e = { NAME_ERROR("*") } },
 	{ .name = "\\u0000 in a file's content",
 	  B("{\"code\": \"pass\", \"files\": {\"a\": \"YQ==\\u0000\"}}"), .count = 1,
-	  .e = { NUL_ERROR } },
+	  .e = { B64_ERROR("a") } },
 	{ .name = "\\u0000 in stdin", B("{\"code\": \"pass\", \"stdin\": \"\\u0000\"}"), .count = 1,
-	  .e = { NUL_ERROR } },
-	{ .name = "\\u0000 in an unknown field", B("{\"code\": \"pass\", \"x\": \"\\u0000\"}"),
-	  .count = 1, .e = { NUL_ERROR } },
+	  .e = { NUL_ERROR("stdin") } },
+	{ .name = "\\u0000 in an unknown field", B("{\"code\": 5, \"x\": \"\\u0000\"}"),
+	  .count = 1, .e = { CODE_TYPE } },
 	{ .name = "an escaped backslash before u0000 is not a NUL",
 	  B("{\"code\": \"\\\\u0000\", \"timeout\": \"x\"}"), .count = 1,
 	  .e = { TIMEOUT("int_type") } },
@@ -1320,6 +1349,10 @@ static Suite *api_suite(void)
 	tcase_add_test(tc, test_docs_pages);
 	tcase_add_test(tc, test_not_found);
 	tcase_add_test(tc, test_method_not_allowed);
+	tcase_add_test(tc, test_cors_default_none);
+	tcase_add_test(tc, test_sigterm_exits_0);
+
+	tc = daemon_case(s, "cors_any", setup_cors_any);
 	tcase_add_test(tc, test_cors_any_origin);
 	tcase_add_test(tc, test_cors_preflight);
 	tcase_add_test(tc, test_sigterm_exits_0);

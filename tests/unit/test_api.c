@@ -71,7 +71,24 @@ START_TEST(test_body_shapes)
 	expect_error("\"code\"", "[\"body\"]", "model_attributes_type");
 	expect_error("null", "[\"body\"]", "model_attributes_type");
 	expect_error("{\"code\": \"\xff\"}", "[\"body\",10]", "json_invalid");
-	expect_error("{\"code\": \"a\\u0000b\"}", "[\"body\"]", "value_error");
+	expect_error("{\"code\": \"a\\u0000b\"}", "[\"body\",\"code\"]", "value_error");
+	expect_error("{\"code\": \"\",\"stdin\": \"\\u0000\"}", "[\"body\",\"stdin\"]",
+		     "value_error");
+	/* The error names the file that holds the NUL. */
+	expect_error("{\"code\":\"\",\"files\":{\"a\\u0000b\":\"\"}}",
+		     "[\"body\",\"files\",\"a\\\\u0000b\"]", "value_error");
+	/* Nesting past the limit is not JSON (cJSON's and Python's limit). */
+	char deep[2100];
+	memset(deep, '[', 1001);
+	memset(deep + 1001, ']', 1001);
+	deep[2002] = '\0';
+	ck_assert(strlen(deep) == 2002);
+	struct exec_request req;
+	cJSON *errors = NULL;
+	ck_assert_int_ne(api_parse_execute(deep, strlen(deep), &cfg, &req, &errors), 0);
+	ck_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(errors, 0), "type")->valuestring,
+			 "json_invalid");
+	cJSON_Delete(errors);
 }
 END_TEST
 
@@ -173,6 +190,29 @@ START_TEST(test_python_json_rules)
 	/* A huge integer is an integer over the limit. */
 	expect_error("{\"code\":\"\",\"timeout\":99999999999999999999}", "[\"body\",\"timeout\"]",
 		     "less_than_equal");
+}
+END_TEST
+
+/* Unknown members are skipped unread, whatever they hold (a NUL, deep
+ * nesting, escapes in keys), and escaped keys still name known members. */
+START_TEST(test_unknown_members)
+{
+	struct exec_request req;
+
+	expect_ok("{\"x\":\"\\u0000\",\"y\":[[[{\"a\":[1,2e5,-0.5,true,false,null]}]]],"
+		  "\"c\\u006fde\":\"pass\",\"st\\u0064in\":\"\\u00e9\\ud83d\\ude00\"}", &req);
+	ck_assert_str_eq(req.code, "pass");
+	ck_assert_str_eq(req.stdin_data, "\xc3\xa9\xf0\x9f\x98\x80");
+	exec_request_free(&req);
+	expect_error("{\"code\":\"\",\"x\":01}", "[\"body\",18]", "json_invalid");
+	expect_error("{\"code\":\"\",\"x\":[1,]}", "[\"body\",20]", "json_invalid");
+	expect_error("{\"code\":\"\",\"x\":\"\\ud800\"}", "[\"body\",15]", "json_invalid");
+	expect_error("{\"code\":\"\",\"x\":NaN}", "[\"body\",15]", "json_invalid");
+	expect_error("{\"code\":\"\",\"x\":tru}", "[\"body\",18]", "json_invalid");
+	/* Escaped base64 content is decoded first. */
+	expect_ok("{\"code\":\"\",\"files\":{\"a\":\"eA\\u003d\\u003d\"}}", &req);
+	ck_assert_uint_eq(req.files[0].len, 1);
+	exec_request_free(&req);
 }
 END_TEST
 
@@ -282,6 +322,7 @@ int main(void)
 	tcase_add_test(tc, test_long_file_name);
 	tcase_add_test(tc, test_timeout_and_stdin);
 	tcase_add_test(tc, test_python_json_rules);
+	tcase_add_test(tc, test_unknown_members);
 	tcase_add_test(tc, test_several_errors);
 	tcase_add_test(tc, test_valid);
 	tcase_add_test(tc, test_output_include);

@@ -21,7 +21,8 @@
 
 #define SERVER_KEYS "host, port, instance_id, state_dir, max_connections, " \
 	"max_connections_per_ip, idle_timeout_seconds, header_memory_bytes, max_body_bytes, " \
-	"cors_origins, metrics, metrics_listen"
+	"max_inflight_body_bytes, request_timeout_seconds, cors_origins, allowed_hosts, metrics, " \
+	"metrics_listen"
 #define SECTIONS "server, docker, execution, limits, request, output, log, auth"
 #define SIZE_HINT "(bytes, or a number with suffix k, m, g or t)"
 
@@ -31,7 +32,9 @@ static const char *const non_defaults[] = {
 	"server.state_dir=/run/x", "server.max_connections=2",
 	"server.max_connections_per_ip=0", "server.idle_timeout_seconds=3",
 	"server.header_memory_bytes=4k", "server.max_body_bytes=1g",
+	"server.max_inflight_body_bytes=2g", "server.request_timeout_seconds=7",
 	"server.cors_origins=https://a.example,https://b.example",
+	"server.allowed_hosts=a.example,localhost",
 	"server.metrics=no", "server.metrics_listen=127.0.0.1:9464",
 	"docker.host=tcp://127.0.0.1:2375", "docker.image=other:1", "docker.runtime=runsc",
 	"docker.seccomp_profile=/etc/x.json", "docker.pull_missing_image=no",
@@ -48,7 +51,7 @@ static const char *const non_defaults[] = {
 	"limits.workdir_bytes=3m", "limits.tmpfs_inodes=64", "limits.uid=1001",
 	"limits.gid=1002", "request.max_files=0", "request.max_stdin_bytes=0",
 	"output.max_stdout_bytes=1k", "output.max_stderr_bytes=2k", "output.max_files=0",
-	"output.max_file_bytes=0", "output.max_total_bytes=4g",
+	"output.max_file_bytes=0", "output.max_total_bytes=1g",
 	"output.include=report*.csv,out/*.csv", "output.allow=*.png,out/**",
 	"log.level=debug", "log.format=json",
 	"auth.keys_file=/etc/codeexecd/keys", "auth.protect_docs=yes",
@@ -163,8 +166,10 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(c.server.idle_timeout_seconds, 30);
 	ck_assert_int_eq(c.server.header_memory_bytes, 32 * 1024);
 	ck_assert_int_eq(c.server.max_body_bytes, 64 * MIB);
-	ck_assert_uint_eq(c.server.cors_origins.n, 1);
-	ck_assert_str_eq(c.server.cors_origins.items[0], "*");
+	ck_assert_int_eq(c.server.max_inflight_body_bytes, 256 * MIB);
+	ck_assert_int_eq(c.server.request_timeout_seconds, 60);
+	ck_assert_uint_eq(c.server.cors_origins.n, 0);
+	ck_assert_uint_eq(c.server.allowed_hosts.n, 0);
 	ck_assert_str_eq(c.docker.host, "");
 	ck_assert_str_eq(c.docker.image, "python-sandbox:latest");
 	ck_assert_str_eq(c.docker.runtime, "");
@@ -544,12 +549,12 @@ START_TEST(test_sizes)
 {
 	static const struct { const char *text; long bytes; } good[] = {
 		{ "0", 0 }, { "1024", 1024 }, { "1k", 1024 }, { "1K", 1024 }, { "1kb", 1024 },
-		{ "1KB", 1024 }, { "7b", 7 }, { "2m", 2 * MIB }, { "3G", 3 * GIB },
-		{ "4g", 4 * GIB }, { "4294967296", 4 * GIB },
+		{ "1KB", 1024 }, { "7b", 7 }, { "2m", 2 * MIB }, { "1G", GIB },
+		{ "1g", GIB }, { "1073741824", GIB },
 	};
 	static const char *const bad[] = {
 		"", "k", "-1", "+1", " 1k", "1 k", "1.5g", "1kk", "1kbb", "1x", "0x10",
-		"4294967297", "1t", "9223372036854775807", "9223372036854775808", "8388608t",
+		"1073741825", "2g", "1t", "9223372036854775807", "9223372036854775808", "8388608t",
 	};
 	struct config cfg;
 	char set[128], err[CXD_ERR_MAX];
@@ -761,7 +766,7 @@ START_TEST(test_print_round_trip)
 {
 	static const char *const sets[] = {
 		"docker.runtime=odd \"quoted\" \\ back: #hash 'single' caf\xc3\xa9",
-		"limits.cpus=0.3", "limits.memory_bytes=123456789", "output.max_total_bytes=3g",
+		"limits.cpus=0.3", "limits.memory_bytes=123456789", "output.max_total_bytes=768m",
 		"server.cors_origins=https://a.example, \"x\", {y}", "output.include=- a,[b]",
 		"docker.image=yes", "log.level=error",
 	};

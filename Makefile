@@ -5,6 +5,8 @@
 #   make check      install what is missing, build, run every test (unit, integration, e2e)
 #   make image      build the sandbox image (only when its inputs changed)
 #   make asan       the whole suite on an ASan + UBSan build
+#   make fuzz       every libFuzzer target for FUZZ_SECONDS (60) each
+#   make soak       the soak and chaos run (SOAK_SECONDS, 600), its own engine
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make clean
 
@@ -50,7 +52,7 @@ EMBED   := runner.py=src/runner.py openapi.json=openapi/openapi.json
 include web/assets.mk
 
 .PHONY: all run check check-unit check-integration check-e2e image asan install \
-        uninstall clean deps docker-engine bench
+        uninstall clean deps docker-engine bench fuzz fuzz-build check-sanitize soak abuse
 
 all: $(BUILD)/codeexecd
 
@@ -95,6 +97,7 @@ image: docker-engine
 check: deps
 	@$(MAKE) --no-print-directory image
 	@$(MAKE) --no-print-directory all check-unit check-integration check-e2e
+	@$(MAKE) --no-print-directory check-sanitize
 
 check-unit: $(UNIT_BINS)
 	@scripts/run-tests.sh unit $(UNIT_BINS)
@@ -120,6 +123,36 @@ asan: deps
 
 bench: all
 	@bench/latency
+
+# --- fuzzing and sanitizers --------------------------------------------------
+# libFuzzer targets (tests/fuzz/fuzz_*.c, clang) link the library objects
+# built with the sanitizers into build/fuzz. Seeds: tests/fuzz/corpus/<name>;
+# what a run finds goes to build/fuzz/corpus/<name> (outside git), crashes to
+# build/fuzz/artifacts. FUZZ_SECONDS per target for `make fuzz`; `make check`
+# runs each for FUZZ_CHECK_SECONDS over its corpus.
+FUZZ_SECONDS       ?= 60
+FUZZ_CHECK_SECONDS ?= 15
+FUZZ_BUILD  := build/fuzz
+FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_NAMES  := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+
+$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(LIBOBJS)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(LIBOBJS) $(ALL_LDFLAGS) -fsanitize=fuzzer \
+	    $(PKG_LIBS)
+
+fuzz-build: deps
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang \
+	    CFLAGS="-O1 -g -fno-omit-frame-pointer" SAN="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
+	    $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
+
+fuzz: fuzz-build
+	@scripts/run-fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+# The unit tests on the ASan + UBSan build, then every fuzz target briefly.
+check-sanitize: fuzz-build
+	@$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
+	    SAN="$(FUZZ_SAN)" check-unit
+	@scripts/run-fuzz.sh $(FUZZ_BUILD) $(FUZZ_CHECK_SECONDS) $(FUZZ_NAMES)
 
 install: $(BUILD)/codeexecd
 	install -D -m 0755 $(BUILD)/codeexecd $(DESTDIR)$(BINDIR)/codeexecd

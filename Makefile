@@ -154,6 +154,15 @@ check-sanitize: fuzz-build
 	    SAN="$(FUZZ_SAN)" check-unit
 	@scripts/run-fuzz.sh $(FUZZ_BUILD) $(FUZZ_CHECK_SECONDS) $(FUZZ_NAMES)
 
+# Soak and chaos (tests/integration/test_soak.c) against an engine of its own
+# (scripts/soak-engine.sh); the integration suite runs a 60-second version.
+SOAK_COUNT   ?= 1000
+SOAK_SECONDS ?= 1800
+soak: $(BUILD)/codeexecd $(BUILD)/tests/integ_test_soak
+	@SOAK_COUNT=$(SOAK_COUNT) SOAK_SECONDS=$(SOAK_SECONDS) IMAGE=$(IMAGE) \
+	    CODEEXECD_BIN=$(abspath $(BUILD)/codeexecd) CODEEXECD_TEST_IMAGE=$(IMAGE) \
+	    $(BUILD)/tests/integ_test_soak
+
 install: $(BUILD)/codeexecd
 	install -D -m 0755 $(BUILD)/codeexecd $(DESTDIR)$(BINDIR)/codeexecd
 	install -D -m 0644 config.example.yaml $(DESTDIR)$(SYSCONFDIR)/codeexecd/config.example.yaml

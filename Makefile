@@ -154,6 +154,15 @@ check-sanitize: fuzz-build
 	    SAN="$(FUZZ_SAN)" check-unit
 	@scripts/run-fuzz.sh $(FUZZ_BUILD) $(FUZZ_CHECK_SECONDS) $(FUZZ_NAMES)
 
+# Denial-of-service attempts against a daemon of its own (bench/abuse.c).
+$(BUILD)/bench/abuse: bench/abuse.c $(INTEG_HELP) $(wildcard tests/integration/*.h) $(LIBOBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/integration -o $@ $< $(INTEG_HELP) $(LIBOBJS) $(ALL_LDFLAGS) \
+	    $(PKG_LIBS)
+
+abuse: $(BUILD)/codeexecd $(BUILD)/bench/abuse
+	@CODEEXECD_BIN=$(abspath $(BUILD)/codeexecd) CODEEXECD_TEST_IMAGE=$(IMAGE) $(BUILD)/bench/abuse
+
 # Soak and chaos (tests/integration/test_soak.c) against an engine of its own
 # (scripts/soak-engine.sh); the integration suite runs a 60-second version.
 SOAK_COUNT   ?= 1000

@@ -136,8 +136,12 @@ FUZZ_BUILD  := build/fuzz
 FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_NAMES  := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 
+# fuzz_run_state includes src/sandbox_run.c (its run state is private).
+FUZZ_OBJS = $(LIBOBJS)
+$(BUILD)/fuzz_run_state: FUZZ_OBJS = $(filter-out $(BUILD)/obj/sandbox_run.o,$(LIBOBJS))
+
 $(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(LIBOBJS)
-	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(LIBOBJS) $(ALL_LDFLAGS) -fsanitize=fuzzer \
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $(ALL_LDFLAGS) -fsanitize=fuzzer \
 	    $(PKG_LIBS)
 
 fuzz-build: deps

@@ -144,7 +144,13 @@ $(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(LIBOBJS)
 	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $(ALL_LDFLAGS) -fsanitize=fuzzer \
 	    $(PKG_LIBS)
 
+# The sanitizer builds take the web assets of the main build when it has them
+# (cp -a keeps the stamp newer than its inputs) instead of another npm ci.
+share-assets = [ -e $(1)/assets/.fetched ] || [ ! -e $(BUILD)/assets/.fetched ] || \
+	{ mkdir -p $(1) && cp -a $(BUILD)/assets $(1)/; }
+
 fuzz-build: deps
+	@$(call share-assets,$(FUZZ_BUILD))
 	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang \
 	    CFLAGS="-O1 -g -fno-omit-frame-pointer" SAN="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
 	    $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
@@ -154,6 +160,7 @@ fuzz: fuzz-build
 
 # The unit tests on the ASan + UBSan build, then every fuzz target briefly.
 check-sanitize: fuzz-build
+	@$(call share-assets,build/asan)
 	@$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
 	    SAN="$(FUZZ_SAN)" check-unit
 	@scripts/run-fuzz.sh $(FUZZ_BUILD) $(FUZZ_CHECK_SECONDS) $(FUZZ_NAMES)
@@ -170,7 +177,7 @@ abuse: $(BUILD)/codeexecd $(BUILD)/bench/abuse
 # Soak and chaos (tests/integration/test_soak.c) against an engine of its own
 # (scripts/soak-engine.sh); the integration suite runs a 60-second version.
 SOAK_COUNT   ?= 1000
-SOAK_SECONDS ?= 1800
+SOAK_SECONDS ?= 3600
 soak: $(BUILD)/codeexecd $(BUILD)/tests/integ_test_soak
 	@SOAK_COUNT=$(SOAK_COUNT) SOAK_SECONDS=$(SOAK_SECONDS) IMAGE=$(IMAGE) \
 	    CODEEXECD_BIN=$(abspath $(BUILD)/codeexecd) CODEEXECD_TEST_IMAGE=$(IMAGE) \

@@ -2,7 +2,8 @@
 # A Docker engine of the soak's own, which the soak may stop and restart
 # without touching the machine's engine (everyone else's). Root only.
 #   scripts/soak-engine.sh start     start it (if it is not running), wait for /_ping,
-#                                    copy the image into it if it lacks it
+#                                    copy the image into it if it lacks it, remove
+#                                    what an interrupted run left in it
 #   scripts/soak-engine.sh stop      SIGTERM, wait for it to exit
 #   scripts/soak-engine.sh host      print its DOCKER_HOST
 # Environment: SOAK_ENGINE_DIR (/var/tmp/codeexecd-soak-engine: socket,
@@ -59,8 +60,16 @@ stop() {
     kill -KILL "$pid"
 }
 
+# The engine is the soak's alone: what an interrupted run left goes.
+clean() {
+    local ids
+    ids=$(DOCKER_HOST=unix://$sock docker ps -aq)
+    [ -z "$ids" ] || DOCKER_HOST=unix://$sock docker rm -f $ids >/dev/null
+    DOCKER_HOST=unix://$sock docker volume prune -f >/dev/null
+}
+
 case "${1:-}" in
-    start) start; copy_image ;;
+    start) start; copy_image; clean ;;
     restart-fast) start ;;          # no image check: the chaos restart
     stop) stop ;;
     host) echo "unix://$sock" ;;

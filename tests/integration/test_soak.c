@@ -411,32 +411,24 @@ static struct growth growth_of(int which, double from, double to)
 	return g;
 }
 
-START_TEST(test_soak_and_chaos)
+static void read_settings(void)
 {
 	const char *env;
-	char host[512], dir[512];
-	FILE *p;
-	pthread_t threads[MAX_WORKERS];
-	struct harness_daemon *d;
-	double elapsed, ready_delay = -1, idle_fds, idle_rss;
-	struct sample idle[2] = { { 0 } };
-	int bad, next_event = 0, containers, volumes, mounts, mounts_before;
-	static const struct { double at; int what; } events[] = {
-		/* 0: kill the daemon; 1: restart the engine; 2: sample the daemon at rest */
-		{ 0.20, 0 }, { 0.30, 0 }, { 0.45, 1 }, { 0.50, 2 },
-	};
-	char mounts_cmd[600];
 
-	if (getuid() != 0 || system("command -v dockerd >/dev/null") != 0) {
-		printf("soak: skipped: needs root and dockerd for an engine of its own\n");
-		return;
-	}
 	S.seconds = (env = getenv("SOAK_SECONDS")) ? atof(env) : 60;
 	S.count = (env = getenv("SOAK_COUNT")) ? atol(env) : 0;
 	S.seed = (env = getenv("SOAK_SEED")) ? (unsigned)atol(env) : 1;
 	S.concurrency = (env = getenv("SOAK_CONCURRENCY")) ? atoi(env) : 8;
 	ck_assert(S.concurrency >= 1 && S.concurrency <= MAX_WORKERS);
 	pthread_mutex_init(&S.lock, NULL);
+}
+
+/* Starts the soak's engine and points DOCKER_HOST (ours, the daemon's, the
+ * docker CLI's) at it; mounts_cmd lists the mounts under its directory. */
+static void engine_up(char *mounts_cmd, size_t len)
+{
+	char host[512], dir[512];
+	FILE *p;
 
 	ck_assert_msg(system(ENGINE_SCRIPT " start") == 0, "the soak engine did not start");
 	p = popen(ENGINE_SCRIPT " host", "r");
@@ -444,17 +436,29 @@ START_TEST(test_soak_and_chaos)
 	pclose(p);
 	host[strcspn(host, "\n")] = '\0';
 	setenv("DOCKER_HOST", host, 1);
-	/* Mounts under the engine's directory (the socket's) beyond those of the
-	 * idle engine, e.g. a container's rootfs or shm left behind. */
 	(void)snprintf(dir, sizeof(dir), "%s", strncmp(host, "unix://", 7) == 0 ? host + 7 : host);
 	if (strrchr(dir, '/'))
 		*strrchr(dir, '/') = '\0';
-	(void)snprintf(mounts_cmd, sizeof(mounts_cmd), "grep -F '%s/' /proc/self/mounts || true",
-		       dir);
+	(void)snprintf(mounts_cmd, len, "grep -F '%s/' /proc/self/mounts || true", dir);
+}
 
-	mounts_before = count_lines(mounts_cmd);
-	d = daemon_start();
-	S.port = harness_daemon_port(d);
+/* What the run measured beside the answers. */
+struct measures {
+	int events;               /* chaos events done (of 4) */
+	double elapsed;
+	double ready_delay;       /* /ready after the engine's return */
+	struct sample idle[2];    /* the last daemon at rest: after the engine's restart, at the end */
+};
+
+/* The load and the chaos until the run is over; returns the last daemon. */
+static struct harness_daemon *run(struct harness_daemon *d, struct measures *m)
+{
+	static const struct { double at; int what; } events[] = {
+		/* 0: kill the daemon; 1: restart the engine; 2: sample the daemon at rest */
+		{ 0.20, 0 }, { 0.30, 0 }, { 0.45, 1 }, { 0.50, 2 },
+	};
+	pthread_t threads[MAX_WORKERS];
+
 	S.t0 = harness_now();
 	for (int i = 0; i < S.concurrency; i++)
 		ck_assert_int_eq(pthread_create(&threads[i], NULL, worker, (void *)(size_t)i), 0);
@@ -463,70 +467,104 @@ START_TEST(test_soak_and_chaos)
 					      : since_start() / S.seconds;
 		if (progress >= 1 || since_start() >= S.seconds)
 			break;
-		if (next_event < 4 && progress >= events[next_event].at) {
-			if (events[next_event].what == 0) {
+		if (m->events < 4 && progress >= events[m->events].at) {
+			if (events[m->events].what == 0) {
 				d = kill_daemon(d);
-			} else if (events[next_event].what == 2) {
-				idle[0] = idle_sample(d);
+			} else if (events[m->events].what == 2) {
+				m->idle[0] = idle_sample(d);
 			} else {
 				restart_engine();
-				ready_delay = S.windows[S.nwindows - 1].to -
-					      S.windows[S.nwindows - 1].engine_visible;
+				m->ready_delay = S.windows[S.nwindows - 1].to -
+						 S.windows[S.nwindows - 1].engine_visible;
 			}
-			next_event++;
+			m->events++;
 		}
 		sample(d);
 		harness_sleep_ms(250);
 	}
-	elapsed = since_start();
+	m->elapsed = since_start();
 	atomic_store(&S.stop, true);
 	for (int i = 0; i < S.concurrency; i++)
 		pthread_join(threads[i], NULL);
-	idle[1] = idle_sample(d);
+	m->idle[1] = idle_sample(d);
+	return d;
+}
+
+static double pct(double from, double to)
+{
+	return (to - from) * 100.0 / from;
+}
+
+static void print_memory(const struct measures *m)
+{
+	/* Under load, medians over the first and last quarters of the last
+	 * daemon's life and of the whole run (three processes): for
+	 * information, they move with what is in flight. */
+	double born = S.windows[1].to;
+	struct growth fds = growth_of(0, born, m->elapsed), rss = growth_of(1, born, m->elapsed);
+	struct growth run_fds = growth_of(0, 0, m->elapsed), run_rss = growth_of(1, 0, m->elapsed);
+
+	printf("soak: under load, last daemon (%.0f-%.0f s), medians of its first and last "
+	       "quarters: open fds %.0f -> %.0f (%+.1f %%), RSS %.1f -> %.1f MiB (%+.1f %%)\n", born,
+	       m->elapsed, fds.first, fds.last, fds.pct, rss.first / 1024, rss.last / 1024, rss.pct);
+	printf("soak: under load, whole run, first and last quarters: open fds %.0f -> %.0f "
+	       "(%+.1f %%), RSS %.1f -> %.1f MiB (%+.1f %%)\n", run_fds.first, run_fds.last,
+	       run_fds.pct, run_rss.first / 1024, run_rss.last / 1024, run_rss.pct);
+	printf("soak: last daemon at rest, at %.0f s and at the end: open fds %d -> %d (%+.1f %%), "
+	       "RSS %.1f -> %.1f MiB (%+.1f %%)\n", m->idle[0].t, m->idle[0].fds, m->idle[1].fds,
+	       pct(m->idle[0].fds, m->idle[1].fds), m->idle[0].rss_kib / 1024.0,
+	       m->idle[1].rss_kib / 1024.0,
+	       pct((double)m->idle[0].rss_kib, (double)m->idle[1].rss_kib));
+}
+
+START_TEST(test_soak_and_chaos)
+{
+	struct measures m = { .ready_delay = -1 };
+	struct harness_daemon *d;
+	char mounts_cmd[600];
+	int bad, containers, volumes, mounts, mounts_before;
+	double idle_fds, idle_rss;
+
+	if (getuid() != 0 || system("command -v dockerd >/dev/null") != 0) {
+		printf("soak: skipped: needs root and dockerd for an engine of its own\n");
+		return;
+	}
+	read_settings();
+	engine_up(mounts_cmd, sizeof(mounts_cmd));
+	mounts_before = count_lines(mounts_cmd);
+	d = daemon_start();
+	S.port = harness_daemon_port(d);
+	d = run(d, &m);
 	ck_assert_int_eq(harness_daemon_stop(d), 0);
 
 	containers = count_lines("docker ps -aq");
 	volumes = count_lines("docker volume ls -q");
+	/* Beyond the idle engine's own: a container's rootfs or shm left behind. */
 	mounts = count_lines(mounts_cmd) - mounts_before;
-	bad = print_table(elapsed);
-	/* The last daemon lives through the engine's restart and most of the run:
-	 * its own first and last quarters; the run's too, for information (they
-	 * compare different processes). */
-	double born = S.windows[1].to;
-	struct growth fds = growth_of(0, born, elapsed), rss = growth_of(1, born, elapsed);
-	struct growth run_fds = growth_of(0, 0, elapsed), run_rss = growth_of(1, 0, elapsed);
-	idle_fds = (idle[1].fds - idle[0].fds) * 100.0 / idle[0].fds;
-	idle_rss = (double)(idle[1].rss_kib - idle[0].rss_kib) * 100.0 / (double)idle[0].rss_kib;
-	printf("soak: events done %d of 4\n", next_event);
+	bad = print_table(m.elapsed);
+	printf("soak: chaos events done: %d of 4\n", m.events);
 	printf("soak: answers not allowed where they happened: %d\n", bad);
 	printf("soak: left after the daemon stopped: %d containers, %d volumes, %d engine mounts\n",
 	       containers, volumes, mounts);
-	printf("soak: under load, last daemon (%.0f-%.0f s), medians of its first and last quarters: "
-	       "open fds %.0f -> %.0f (%+.1f %%), RSS %.1f -> %.1f MiB (%+.1f %%)\n", born, elapsed,
-	       fds.first, fds.last, fds.pct, rss.first / 1024, rss.last / 1024, rss.pct);
-	printf("soak: under load, whole run (three daemons), first and last quarters: open fds %.0f -> %.0f "
-	       "(%+.1f %%), RSS %.1f -> %.1f MiB (%+.1f %%)\n", run_fds.first, run_fds.last,
-	       run_fds.pct, run_rss.first / 1024, run_rss.last / 1024, run_rss.pct);
-	printf("soak: last daemon at rest, at %.0f s and at the end: open fds %d -> %d (%+.1f %%), "
-	       "RSS %.1f -> %.1f MiB (%+.1f %%)\n", idle[0].t, idle[0].fds, idle[1].fds, idle_fds,
-	       idle[0].rss_kib / 1024.0, idle[1].rss_kib / 1024.0, idle_rss);
+	print_memory(&m);
 	printf("soak: /ready answered 200 %.2f s after the restarted engine answered\n\n",
-	       ready_delay);
+	       m.ready_delay);
 	(void)system(ENGINE_SCRIPT " stop");
 
-	ck_assert_int_eq(next_event, 4);
+	ck_assert_int_eq(m.events, 4);
 	if (S.count > 0)
 		ck_assert_int_ge(atomic_load(&S.executions), S.count);
 	ck_assert_int_eq(bad, 0);
 	ck_assert_int_eq(containers, 0);
 	ck_assert_int_eq(volumes, 0);
 	ck_assert_int_eq(mounts, 0);
-	/* At rest, not the medians under load: those move with what is in
-	 * flight when the samples are taken (printed above for information). */
+	/* At rest, not the medians under load (printed for information). */
+	idle_fds = pct(m.idle[0].fds, m.idle[1].fds);
+	idle_rss = pct((double)m.idle[0].rss_kib, (double)m.idle[1].rss_kib);
 	ck_assert_msg(idle_fds < 10, "fds grew %.1f %% (at rest)", idle_fds);
 	ck_assert_msg(idle_rss < 10, "RSS grew %.1f %% (at rest)", idle_rss);
-	ck_assert_msg(ready_delay >= 0 && ready_delay < 2, "ready %.2f s after the engine",
-		      ready_delay);
+	ck_assert_msg(m.ready_delay >= 0 && m.ready_delay < 2, "ready %.2f s after the engine",
+		      m.ready_delay);
 	free(S.results);
 }
 END_TEST

@@ -122,6 +122,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(st.diag.len <= DIAG_MAX && st.notes.len <= NOTES_MAX, "diag/notes");
 	FUZZ_ASSERT(!st.done || (st.exit_code >= 0 && st.exit_code <= 255), "exit %d",
 		    st.exit_code);
+	/* A runner that died (EOF) makes fill_result ask the engine why, which
+	 * costs a failed connection; one input in 16 takes that path, the rest
+	 * are finished as a broken stream (END_IO), which fills the same fields
+	 * without the engine. */
+	if (end == END_EOF && (seed & 0xf) != 0)
+		end = END_IO;
 	fill_result(&sb, &slot, &st, end, &res);
 	check_text(res.output, res.output_len, "output");
 	check_text(res.error, res.error_len, "error");

@@ -7,12 +7,13 @@
 #   scripts/soak-engine.sh stop      SIGTERM, wait for it to exit
 #   scripts/soak-engine.sh host      print its DOCKER_HOST
 # Environment: SOAK_ENGINE_DIR (/var/tmp/codeexecd-soak-engine: socket,
-# data, exec root, pid file, log), IMAGE (python-sandbox:latest), copied from
+# data, exec root, pid file, log), CODEEXECD_TEST_IMAGE or IMAGE (else
+# python-sandbox:latest), copied from
 # the engine of $SOURCE_DOCKER_HOST (else /var/run/docker.sock).
 set -euo pipefail
 
 dir=${SOAK_ENGINE_DIR:-/var/tmp/codeexecd-soak-engine}
-image=${IMAGE:-python-sandbox:latest}
+image=${CODEEXECD_TEST_IMAGE:-${IMAGE:-python-sandbox:latest}}
 sock=$dir/docker.sock
 pidfile=$dir/dockerd.pid
 source_host=${SOURCE_DOCKER_HOST:-unix:///var/run/docker.sock}

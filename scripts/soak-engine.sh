@@ -9,14 +9,14 @@
 # Environment: SOAK_ENGINE_DIR (/var/tmp/codeexecd-soak-engine: socket,
 # data, exec root, pid file, log), CODEEXECD_TEST_IMAGE or IMAGE (else
 # python-sandbox:latest), copied from
-# the engine of $SOURCE_DOCKER_HOST (else /var/run/docker.sock).
+# the engine of $SOURCE_DOCKER_HOST (else $DOCKER_HOST, else /var/run/docker.sock).
 set -euo pipefail
 
 dir=${SOAK_ENGINE_DIR:-/var/tmp/codeexecd-soak-engine}
 image=${CODEEXECD_TEST_IMAGE:-${IMAGE:-python-sandbox:latest}}
 sock=$dir/docker.sock
 pidfile=$dir/dockerd.pid
-source_host=${SOURCE_DOCKER_HOST:-unix:///var/run/docker.sock}
+source_host=${SOURCE_DOCKER_HOST:-${DOCKER_HOST:-unix:///var/run/docker.sock}}
 
 ping() { curl -sf -m 2 --unix-socket "$sock" http://docker/_ping >/dev/null 2>&1; }
 running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }

@@ -22,29 +22,53 @@
 #define SERVICE_VERSION "0.1.0"
 #define JSON "application/json"
 
-/* Appends {"loc": ["body", key?, sub?], "msg": msg, "type": type}. key or
- * sub may be NULL; offset >= 0 appends an integer instead of key. */
-static void add_error(cJSON *errors, const char *key, const char *sub, long offset,
-		      const char *type, const char *msg)
+/* Appends {"loc": loc, "msg": msg, "type": type}; loc is consumed. */
+static void append_error(cJSON *errors, cJSON *loc, const char *type, const char *msg)
 {
-	cJSON *e = cJSON_CreateObject(), *loc = cJSON_CreateArray();
+	cJSON *e = cJSON_CreateObject();
 
 	if (!e || !loc) {
 		cJSON_Delete(e);
 		cJSON_Delete(loc);
 		return;
 	}
-	cJSON_AddItemToArray(loc, cJSON_CreateString("body"));
-	if (offset >= 0)
-		cJSON_AddItemToArray(loc, cJSON_CreateNumber((double)offset));
-	if (key)
-		cJSON_AddItemToArray(loc, cJSON_CreateString(key));
-	if (sub)
-		cJSON_AddItemToArray(loc, cJSON_CreateString(sub));
 	cJSON_AddItemToObject(e, "loc", loc); /* e owns loc */
 	cJSON_AddStringToObject(e, "msg", msg);
 	cJSON_AddStringToObject(e, "type", type);
 	cJSON_AddItemToArray(errors, e);      /* errors owns e */
+}
+
+/* Appends {"loc": ["body", key?, sub?], "msg": msg, "type": type}. key or
+ * sub may be NULL; offset >= 0 appends an integer instead of key. */
+static void add_error(cJSON *errors, const char *key, const char *sub, long offset,
+		      const char *type, const char *msg)
+{
+	cJSON *loc = cJSON_CreateArray();
+
+	if (loc) {
+		cJSON_AddItemToArray(loc, cJSON_CreateString("body"));
+		if (offset >= 0)
+			cJSON_AddItemToArray(loc, cJSON_CreateNumber((double)offset));
+		if (key)
+			cJSON_AddItemToArray(loc, cJSON_CreateString(key));
+		if (sub)
+			cJSON_AddItemToArray(loc, cJSON_CreateString(sub));
+	}
+	append_error(errors, loc, type, msg);
+}
+
+/* Appends {"loc": ["body", key, index], ...}: an item of a list field. */
+static void add_error_at(cJSON *errors, const char *key, long index, const char *type,
+			 const char *msg)
+{
+	cJSON *loc = cJSON_CreateArray();
+
+	if (loc) {
+		cJSON_AddItemToArray(loc, cJSON_CreateString("body"));
+		cJSON_AddItemToArray(loc, cJSON_CreateString(key));
+		cJSON_AddItemToArray(loc, cJSON_CreateNumber((double)index));
+	}
+	append_error(errors, loc, type, msg);
 }
 
 /* What cJSON does not check inside JSON strings: a raw control character
@@ -300,6 +324,53 @@ static void parse_stdin(const cJSON *s, const struct config *cfg, struct exec_re
 		add_error(errors, "stdin", NULL, -1, "value_error", "Out of memory");
 }
 
+static void parse_output_include(const cJSON *list, struct exec_request *out, cJSON *errors)
+{
+	char msg[96];
+	int n;
+
+	if (!list || cJSON_IsNull(list))
+		return;
+	if (!cJSON_IsArray(list)) {
+		add_error(errors, "output_include", NULL, -1, "list_type",
+			  "Input should be a valid list");
+		return;
+	}
+	n = cJSON_GetArraySize(list);
+	if (n > CXD_INCLUDE_PATTERNS_MAX) {
+		(void)snprintf(msg, sizeof(msg),
+			       "List should have at most %d items after validation, not %d",
+			       CXD_INCLUDE_PATTERNS_MAX, n);
+		add_error(errors, "output_include", NULL, -1, "too_long", msg);
+		return;
+	}
+	out->has_output_include = true;
+	out->output_include = calloc((size_t)n + 1, sizeof(*out->output_include));
+	if (!out->output_include) {
+		add_error(errors, "output_include", NULL, -1, "value_error", "Out of memory");
+		return;
+	}
+	for (const cJSON *it = list->child; it; it = it->next) {
+		long at = (long)out->noutput_include;
+		size_t len;
+
+		if (!cJSON_IsString(it)) {
+			add_error_at(errors, "output_include", at, "string_type",
+				     "Input should be a valid string");
+		} else if ((len = strlen(it->valuestring)) == 0) {
+			add_error_at(errors, "output_include", at, "string_too_short",
+				     "String should have at least 1 character");
+		} else if (len >= CXD_PATTERN_MAX) {
+			(void)snprintf(msg, sizeof(msg), "String should have at most %d characters",
+				       CXD_PATTERN_MAX - 1);
+			add_error_at(errors, "output_include", at, "string_too_long", msg);
+		} else if (!(out->output_include[at] = strdup(it->valuestring))) {
+			add_error_at(errors, "output_include", at, "value_error", "Out of memory");
+		}
+		out->noutput_include++;
+	}
+}
+
 static void parse_code(const cJSON *code, struct exec_request *out, cJSON *errors)
 {
 	if (!code) {
@@ -347,6 +418,7 @@ int api_parse_execute(const char *body, size_t len, const struct config *cfg,
 	parse_files(last_item(root, "files"), cfg, out, errors);
 	parse_timeout(last_item(root, "timeout"), cfg, out, errors);
 	parse_stdin(last_item(root, "stdin"), cfg, out, errors);
+	parse_output_include(last_item(root, "output_include"), out, errors);
 	if (cJSON_GetArraySize(errors) == 0)
 		rc = 0;
 out:

@@ -182,26 +182,91 @@ static const char *safe_name(const char *raw)
 
 /* True when no patterns are given or name matches one (flags 0: '*' also
  * matches '/'). */
-static bool included(const struct archive_out_limits *lim, const char *name)
+static bool matches_any(const char *const *patterns, size_t n, const char *name)
 {
 	size_t i;
 
-	if (!lim->include || lim->ninclude == 0)
+	if (!patterns || n == 0)
 		return true;
-	for (i = 0; i < lim->ninclude; i++)
-		if (lim->include[i] && fnmatch(lim->include[i], name, 0) == 0)
+	for (i = 0; i < n; i++)
+		if (patterns[i] && fnmatch(patterns[i], name, 0) == 0)
 			return true;
 	return false;
 }
 
-static bool taken(const struct outs *o, const char *name)
+static bool included(const struct archive_out_limits *lim, const char *name)
 {
+	return matches_any(lim->include, lim->ninclude, name) &&
+	       matches_any(lim->allow, lim->nallow, name);
+}
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+int archive_walk_cmp(const char *a, const char *b)
+{
+	for (;;) {
+		size_t la = strcspn(a, "/"), lb = strcspn(b, "/");
+		int c = memcmp(a, b, la < lb ? la : lb);
+
+		if (c != 0)
+			return c;
+		if (la != lb)
+			return la < lb ? -1 : 1;
+		if (!a[la] || !b[lb])
+			return (a[la] != '\0') - (b[lb] != '\0');
+		a += la + 1;
+		b += lb + 1;
+	}
+}
+
+/* The index of the file taken under the same key as name (its whole name,
+ * or with by_base_name its base name), or -1. Names are kept whole while
+ * reading; archive_read_outputs cuts them to base names at the end. */
+static long taken(const struct outs *o, const char *name)
+{
+	const char *key = o->lim->by_base_name ? base_name(name) : name;
 	size_t i;
 
-	for (i = 0; i < o->n; i++)
-		if (strcmp(o->v[i].name, name) == 0)
-			return true;
-	return false;
+	for (i = 0; i < o->n; i++) {
+		const char *other = o->lim->by_base_name ? base_name(o->v[i].name) : o->v[i].name;
+
+		if (strcmp(other, key) == 0)
+			return (long)i;
+	}
+	return -1;
+}
+
+/* Drops file i (a base-name twin that a later file replaces). */
+static void drop_file(struct outs *o, size_t i)
+{
+	o->total -= o->v[i].len;
+	free(o->v[i].name);
+	free(o->v[i].data);
+	memmove(o->v + i, o->v + i + 1, (o->n - i - 1) * sizeof(*o->v));
+	o->n--;
+}
+
+/* With by_base_name, the whole names become base names (unique by now). */
+static int cut_to_base_names(struct outs *o)
+{
+	for (size_t i = 0; o->lim->by_base_name && i < o->n; i++) {
+		const char *base = base_name(o->v[i].name);
+		char *copy;
+
+		if (base == o->v[i].name)
+			continue;
+		copy = strdup(base);
+		if (!copy)
+			return -ENOMEM;
+		free(o->v[i].name);
+		o->v[i].name = copy;
+	}
+	return 0;
 }
 
 /* The most bytes the next file may have: its own cap and what is left of the
@@ -306,6 +371,7 @@ static int take_entry(struct archive *a, struct archive_entry *e, struct outs *o
 	size_t limit = room(o), len = 0;
 	unsigned char *data = NULL;
 	bool over = false;
+	long twin;
 	int rc;
 
 	if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e) ||
@@ -314,8 +380,17 @@ static int take_entry(struct archive *a, struct archive_entry *e, struct outs *o
 	/* In the C locale a UTF-8 pax name stays as its bytes (ARCHIVE_WARN);
 	 * safe_name checks them. */
 	name = safe_name(archive_entry_pathname(e));
-	if (!name || !included(o->lim, name) || taken(o, name))
+	if (!name || !included(o->lim, name))
 		return 0;
+	twin = taken(o, name);
+	if (twin >= 0) {
+		/* The first of two equal names wins; of two base names the one
+		 * later in walk order, as the old service kept it. */
+		if (!o->lim->by_base_name || archive_walk_cmp(name, o->v[twin].name) <= 0)
+			return 0;
+		drop_file(o, (size_t)twin);
+		limit = room(o);
+	}
 	if (o->n >= o->lim->max_files || declared < 0 || (uint64_t)declared > limit) {
 		o->truncated = true;
 		return 0;
@@ -363,6 +438,8 @@ int archive_read_outputs(const unsigned char *tar, size_t len,
 		goto out;
 	}
 	rc = read_all(a, tar, len, &o, err, errlen);
+	if (rc != -ENOMEM && cut_to_base_names(&o) != 0)
+		rc = -ENOMEM;
 out:
 	if (a)
 		(void)archive_read_free(a);

@@ -58,8 +58,12 @@ static const struct config_key keys[] = {
 	NUM(INT, execution.queue_size, 0, 100000, 32, NULL),
 	NUM(INT, execution.queue_timeout_seconds, 0, 3600, 30, NULL),
 	NUM(INT, execution.shutdown_grace_seconds, 0, 3600, 30, NULL),
-	NUM(INT, execution.pool_size, 0, 64, 2, NULL),
+	NUM(INT, execution.pool_size, 0, 64, 4, NULL),
 	NUM(INT, execution.pool_max_idle_seconds, 1, 86400, 300, NULL),
+	NUM(INT, execution.pool_demand_window_seconds, 1, 86400, 300, NULL),
+	NUM(INT, execution.pool_start_concurrency, 1, 64, 1, NULL),
+	LIST(execution.preload, CXD_PRELOAD_MAX, "numpy,pandas,matplotlib,matplotlib.pyplot"),
+	NUM(BOOL, execution.zygote, 0, 1, 1, NULL),
 	NUM(SIZE, limits.memory_bytes, 6 * CXD_MIB, TIB, 512 * CXD_MIB, "MAX_MEMORY"),
 	NUM(DOUBLE, limits.cpus, 0.01, 1024, 1.0, "MAX_CPU"),
 	NUM(INT, limits.pids, 1, 100000, 50, NULL),
@@ -75,7 +79,8 @@ static const struct config_key keys[] = {
 	NUM(INT, output.max_files, 0, 10000, CXD_OUT_FILES_DEFAULT, NULL),
 	NUM(SIZE, output.max_file_bytes, 0, GIB, CXD_OUT_FILE_MAX_DEFAULT, NULL),
 	NUM(SIZE, output.max_total_bytes, 0, 4 * GIB, CXD_OUT_TOTAL_MAX_DEFAULT, NULL),
-	LIST(output.include, CXD_INCLUDE_PATTERNS_MAX, "*"),
+	LIST(output.include, CXD_INCLUDE_PATTERNS_MAX, "*.csv"),
+	LIST(output.allow, CXD_INCLUDE_PATTERNS_MAX, "*"),
 	ENUM(log.level, log_levels, LOG_INFO),
 	ENUM(log.format, log_formats, LOG_FORMAT_TEXT),
 };
@@ -504,6 +509,58 @@ static long number(const struct config *cfg, const struct config_key *k)
 	return k->type == CONFIG_KEY_SIZE ? *(const long *)f : *(const int *)f;
 }
 
+/* The default output_files are what the old service returned: CSV files
+ * under their base names. A pattern that could select anything else there
+ * would hand the backend a PNG to store as a CSV table. */
+static int check_default_outputs(const struct config *cfg, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < cfg->output.include.n; i++) {
+		const char *p = cfg->output.include.items[i];
+		size_t n = strlen(p);
+
+		if (n >= 4 && strcmp(p + n - 4, ".csv") == 0)
+			continue;
+		(void)snprintf(err, errlen,
+			       "output.include: '%s' must end in '.csv': these patterns choose the "
+			       "default output_files, which are CSV files keyed by base name as the "
+			       "old service returned them (to bound what requests may select with "
+			       "output_include, use output.allow)", p);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A dotted Python module name: identifiers of ASCII letters, digits and
+ * underscores joined by single dots. */
+static bool module_name(const char *s)
+{
+	bool start = true;
+
+	for (; *s; s++) {
+		if (*s == '.' && !start) {
+			start = true;
+		} else if (isalpha((unsigned char)*s) || *s == '_' ||
+			   (!start && isdigit((unsigned char)*s))) {
+			start = false;
+		} else {
+			return false;
+		}
+	}
+	return !start;
+}
+
+static int check_preload(const struct config *cfg, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < cfg->execution.preload.n; i++) {
+		if (module_name(cfg->execution.preload.items[i]))
+			continue;
+		(void)snprintf(err, errlen, "execution.preload: '%s' is not a Python module name "
+			       "(like pandas or matplotlib.pyplot)", cfg->execution.preload.items[i]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int config_validate(const struct config *cfg, char *err, size_t errlen)
 {
 	char body[CXD_ERR_MAX], a[32], b[32];
@@ -511,6 +568,8 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
 	for (size_t i = 0; i < NKEYS; i++)
 		if (config_key_check(cfg, &keys[i], err, errlen) < 0)
 			return -EINVAL;
+	if (check_default_outputs(cfg, err, errlen) != 0 || check_preload(cfg, err, errlen) != 0)
+		return -EINVAL;
 	for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
 		const struct config_key *lo, *hi;
 

@@ -30,6 +30,9 @@ void exec_request_free(struct exec_request *req)
 	free(req->code);
 	exec_files_free(req->files, req->nfiles);
 	free(req->stdin_data);
+	for (size_t i = 0; i < req->noutput_include; i++)
+		free(req->output_include[i]);
+	free(req->output_include);
 	memset(req, 0, sizeof(*req));
 }
 

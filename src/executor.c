@@ -37,6 +37,7 @@ struct reap_item {
 	char id[CXD_CONTAINER_ID_MAX + 1];
 	char exec_id[CXD_EXEC_ID_LEN + 1];
 	int attempts;
+	long queued_at;              /* monotonic ms it was handed over */
 	long not_before;             /* monotonic ms of the next try */
 	struct reap_item *next;
 };
@@ -127,10 +128,12 @@ static void *reaper_main(void *arg)
 		if (!ex->reap_head)
 			ex->reap_tail = NULL;
 		pthread_mutex_unlock(&ex->mu);
+		long t0 = now_ms();
 		int rc = sandbox_remove(ex->sb, it->id, err, sizeof(err));
 		pthread_mutex_lock(&ex->mu);
 		if (rc == 0) {
-			log_debug(it->exec_id, "container %.12s removed", it->id);
+			log_debug(it->exec_id, "container %.12s removed in %ld ms (%ld ms after the run)",
+				  it->id, now_ms() - t0, now_ms() - it->queued_at);
 			free(it);
 		} else if (ex->reaper_exit) {
 			log_error(it->exec_id, "container %.12s not removed: %s (removed at the next start)",
@@ -159,6 +162,7 @@ static void reap(struct executor *ex, const char *container_id, const char *exec
 	}
 	(void)snprintf(it->id, sizeof(it->id), "%s", container_id);
 	(void)snprintf(it->exec_id, sizeof(it->exec_id), "%s", exec_id);
+	it->queued_at = now_ms();
 	pthread_mutex_lock(&ex->mu);
 	reap_queue(ex, it);
 	pthread_mutex_unlock(&ex->mu);
@@ -233,7 +237,7 @@ static int admit(struct executor *ex, char *err, size_t errlen)
 	else
 		ex->head = &w;
 	ex->tail = &w;
-	ex->queued++;
+	pool_set_queued(ex->pool, ++ex->queued);
 	(void)clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += ex->cfg->execution.queue_timeout_seconds;
 	while (!w.granted && !ex->stopping && rc != ETIMEDOUT)
@@ -249,7 +253,7 @@ static int admit(struct executor *ex, char *err, size_t errlen)
 			*pp = w.next;
 		if (ex->tail == &w)
 			ex->tail = prev;
-		ex->queued--;
+		pool_set_queued(ex->pool, --ex->queued);
 	}
 	pthread_cond_destroy(&w.cv);
 	if (w.granted)
@@ -272,7 +276,7 @@ static void release(struct executor *ex)
 		ex->head = w->next;
 		if (!ex->head)
 			ex->tail = NULL;
-		ex->queued--;
+		pool_set_queued(ex->pool, --ex->queued);
 		w->granted = true; /* the slot passes on: running is unchanged */
 		pthread_cond_signal(&w->cv);
 		return;
@@ -366,7 +370,7 @@ static int get_slot(struct executor *ex, struct sandbox_slot **slot, bool *poole
 		return 0;
 	}
 	exec_id_new(exec_id);
-	int rc = sandbox_slot_open(ex->sb, exec_id, slot, err, errlen);
+	int rc = sandbox_slot_open(ex->sb, exec_id, false, -1, slot, err, errlen);
 	if (rc != 0 && *slot) {
 		discard_slot(ex, *slot); /* a container to remove later */
 		*slot = NULL;
@@ -374,15 +378,24 @@ static int get_slot(struct executor *ex, struct sandbox_slot **slot, bool *poole
 	return rc;
 }
 
-static void log_slot(const struct sandbox_slot *slot, bool pooled)
+/* The phases the executor saw (the sandbox filled the rest). */
+static void note_phases(struct exec_phases *ph, const struct sandbox_slot *slot, bool pooled,
+			long queue_ms, long acquire_ms)
 {
-	long create, attach, start;
+	ph->queue_ms = queue_ms;
+	ph->acquire_ms = acquire_ms;
+	ph->pooled = pooled;
+	sandbox_slot_phases(slot, ph);
+}
 
-	sandbox_slot_timings(slot, &create, &attach, &start);
-	log_debug(sandbox_slot_exec_id(slot),
-		  "container %.12s (%s): create %ld ms, attach %ld ms, start %ld ms",
-		  sandbox_slot_container(slot), pooled ? "from the pool" : "started for it", create,
-		  attach, start);
+static void log_phases(const char *exec_id, const char *container, const struct exec_phases *ph)
+{
+	log_debug(exec_id, "phases: queue %ld ms, container %.12s %s in %ld ms (create %ld, "
+		  "attach %ld, start %ld, %d modules preloaded in %ld), job sent %ld ms, code ran "
+		  "%ld ms, outputs collected %ld ms, status after %ld ms",
+		  ph->queue_ms, container, ph->pooled ? "from the pool" : "started for it",
+		  ph->acquire_ms, ph->create_ms, ph->attach_ms, ph->start_ms, ph->preloaded,
+		  ph->preload_ms, ph->send_ms, ph->run_ms, ph->collect_ms, ph->wait_ms);
 }
 
 static void log_outcome(const char *exec_id, const struct exec_result *res)
@@ -405,6 +418,7 @@ int executor_run(struct executor *ex, const struct exec_request *req,
 		.client_fd = client_fd, .stop_fd = ex->stop_fd,
 	};
 	struct sandbox_slot *slot = NULL;
+	long t0 = now_ms(), queue_ms, acquire_ms;
 	bool pooled;
 	int rc;
 
@@ -414,14 +428,17 @@ int executor_run(struct executor *ex, const struct exec_request *req,
 	pthread_mutex_unlock(&ex->mu);
 	if (rc != 0)
 		return rc;
+	queue_ms = now_ms() - t0;
 	if (client_gone(client_fd)) {
 		rc = -ECANCELED; /* it left while waiting in the queue */
 		(void)snprintf(err, errlen, "the client went away while queued");
 	} else {
 		rc = get_slot(ex, &slot, &pooled, exec_id, err, errlen);
+		acquire_ms = now_ms() - t0 - queue_ms;
 		if (rc == 0) {
-			log_slot(slot, pooled);
 			rc = sandbox_run(ex->sb, slot, &run, res, err, errlen);
+			note_phases(&res->phases, slot, pooled, queue_ms, acquire_ms);
+			log_phases(exec_id, sandbox_slot_container(slot), &res->phases);
 			discard_slot(ex, slot); /* removed after the answer, by the reaper */
 		}
 		pool_done(ex->pool);

@@ -51,6 +51,7 @@ static int type_cap(const struct proto_limits *lim, uint8_t type, size_t *cap)
 		*cap = lim->files_max;
 		return 0;
 	case PROTO_STATUS:
+	case PROTO_READY:
 		*cap = lim->status_max;
 		return 0;
 	default:

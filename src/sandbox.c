@@ -214,26 +214,52 @@ static cJSON *host_config(const struct config *cfg)
 	return hc;
 }
 
-char *sandbox_container_spec(const struct config *cfg, const char *instance, const char *exec_id)
+/* The runner's settings (its argv[1]): what a warm (pooled) container
+ * imports while it waits, and whether the code runs in a fork of the
+ * runner or in a plain interpreter (see src/runner.py). */
+static char *runner_settings(const struct config *cfg, bool warm)
 {
+	cJSON *o = cJSON_CreateObject(), *pre;
+	char *text = NULL;
+
+	if (!o)
+		return NULL;
+	pre = cJSON_AddArrayToObject(o, "preload");
+	for (size_t i = 0; warm && i < cfg->execution.preload.n; i++)
+		cJSON_AddItemToArray(pre, cJSON_CreateString(cfg->execution.preload.items[i]));
+	cJSON_AddBoolToObject(o, "fork", cfg->execution.zygote);
+	text = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return text;
+}
+
+char *sandbox_container_spec(const struct config *cfg, const char *instance, const char *exec_id,
+			     bool warm)
+{
+	/* The old service's environment, less PYTHONPYCACHEPREFIX (it made
+	 * Python ignore the libraries' shipped bytecode and compile pandas on
+	 * every run); nothing writes bytecode instead. */
 	static const char *const env[] = {
 		"HOME=/execution", "XDG_CACHE_HOME=/execution/.cache",
 		"XDG_CONFIG_HOME=/execution/.config", "MPLCONFIGDIR=/execution/.config/matplotlib",
-		"PYTHONPYCACHEPREFIX=/execution/__pycache__", "MPLBACKEND=Agg",
+		"PYTHONDONTWRITEBYTECODE=1", "MPLBACKEND=Agg",
 		"PYTHONUNBUFFERED=1", "LANG=C.UTF-8",
 	};
 	const struct embedded_file *runner = embedded_find("runner.py");
 	cJSON *spec = cJSON_CreateObject(), *cmd, *e, *labels;
-	char *text = NULL;
+	char *text = NULL, *settings = runner_settings(cfg, warm);
 
-	if (!spec || !runner)
+	if (!spec || !runner || !settings)
 		goto out;
 	cJSON_AddStringToObject(spec, "Image", cfg->docker.image);
+	/* Not -I: the code, a fork of this interpreter, must see the flags of
+	 * a plain `python main.py`; the runner reads nothing the code wrote
+	 * before it starts (the job comes after). */
 	cmd = cJSON_AddArrayToObject(spec, "Cmd");
 	cJSON_AddItemToArray(cmd, cJSON_CreateString("python"));
-	cJSON_AddItemToArray(cmd, cJSON_CreateString("-I"));
 	cJSON_AddItemToArray(cmd, cJSON_CreateString("-c"));
 	cJSON_AddItemToArray(cmd, cJSON_CreateString((const char *)runner->data));
+	cJSON_AddItemToArray(cmd, cJSON_CreateString(settings));
 	cJSON_AddStringToObject(spec, "User", "1000:1000");
 	cJSON_AddStringToObject(spec, "WorkingDir", "/");
 	e = cJSON_AddArrayToObject(spec, "Env");
@@ -254,15 +280,16 @@ char *sandbox_container_spec(const struct config *cfg, const char *instance, con
 	text = cJSON_PrintUnformatted(spec);
 out:
 	cJSON_Delete(spec);
+	free(settings);
 	return text;
 }
 
 
 /* Creates the container (pulling the image first if so configured). */
-static int create_container(struct sandbox *sb, struct sandbox_slot *slot, char *err,
-			    size_t errlen)
+static int create_container(struct sandbox *sb, struct sandbox_slot *slot, bool warm,
+			    char *err, size_t errlen)
 {
-	char *spec = sandbox_container_spec(sb->cfg, sb->instance, slot->exec_id);
+	char *spec = sandbox_container_spec(sb->cfg, sb->instance, slot->exec_id, warm);
 	char name[CXD_CONTAINER_ID_MAX + 1];
 	int rc;
 
@@ -286,8 +313,8 @@ static int create_container(struct sandbox *sb, struct sandbox_slot *slot, char 
 	return rc;
 }
 
-int sandbox_slot_open(struct sandbox *sb, const char *exec_id, struct sandbox_slot **out,
-		      char *err, size_t errlen)
+int sandbox_slot_open(struct sandbox *sb, const char *exec_id, bool warm, int cancel_fd,
+		      struct sandbox_slot **out, char *err, size_t errlen)
 {
 	struct sandbox_slot *slot = calloc(1, sizeof(*slot));
 	char ignored[CXD_ERR_MAX];
@@ -297,7 +324,7 @@ int sandbox_slot_open(struct sandbox *sb, const char *exec_id, struct sandbox_sl
 	if (!slot)
 		return -ENOMEM;
 	(void)snprintf(slot->exec_id, sizeof(slot->exec_id), "%s", exec_id);
-	rc = create_container(sb, slot, err, errlen);
+	rc = create_container(sb, slot, warm, err, errlen);
 	slot->ms_create = sandbox_now_ms() - t0;
 	if (rc != 0)
 		goto out;
@@ -307,6 +334,11 @@ int sandbox_slot_open(struct sandbox *sb, const char *exec_id, struct sandbox_sl
 	if (rc == 0)
 		rc = docker_container_start(sb->docker, slot->container_id, err, errlen);
 	slot->ms_start = sandbox_now_ms() - t0 - slot->ms_create - slot->ms_attach;
+	/* A warm container is handed out only once it has preloaded: no job
+	 * waits behind an import, and the pool can pace the imports' CPU. A
+	 * cold one's 'R' comes first in its run. */
+	if (rc == 0 && warm)
+		rc = sandbox_slot_wait_ready(slot, CXD_PRELOAD_WAIT_MS, cancel_fd, err, errlen);
 	slot->opened_ms = sandbox_now_ms();
 out:
 	*out = NULL;
@@ -350,12 +382,13 @@ long sandbox_slot_age_ms(const struct sandbox_slot *slot)
 	return sandbox_now_ms() - slot->opened_ms;
 }
 
-void sandbox_slot_timings(const struct sandbox_slot *slot, long *create, long *attach,
-			  long *start)
+void sandbox_slot_phases(const struct sandbox_slot *slot, struct exec_phases *ph)
 {
-	*create = slot->ms_create;
-	*attach = slot->ms_attach;
-	*start = slot->ms_start;
+	ph->create_ms = slot->ms_create;
+	ph->attach_ms = slot->ms_attach;
+	ph->start_ms = slot->ms_start;
+	ph->preload_ms = slot->ms_preload;
+	ph->preloaded = slot->preloaded;
 }
 
 void sandbox_slot_close(struct sandbox_slot *slot)

@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,6 +58,7 @@ static bool capbuf_append(struct capbuf *b, const void *data, size_t len)
 
 struct run_state {
 	const struct config *cfg;
+	const struct exec_request *req;
 	struct demux dm;
 	struct proto_reader pr;
 	struct capbuf out, err, diag, notes;
@@ -76,6 +78,8 @@ static int parse_status(struct run_state *st, const uint8_t *data, size_t len)
 	const cJSON *code = cJSON_GetObjectItemCaseSensitive(obj, "exit_code");
 	const cJSON *sig = cJSON_GetObjectItemCaseSensitive(obj, "signal");
 	const cJSON *oom = cJSON_GetObjectItemCaseSensitive(obj, "oom_kill");
+	const cJSON *run = cJSON_GetObjectItemCaseSensitive(obj, "run_ms");
+	const cJSON *collect = cJSON_GetObjectItemCaseSensitive(obj, "collect_ms");
 
 	if (!cJSON_IsNumber(code) || code->valuedouble < 0 || code->valuedouble > 255) {
 		cJSON_Delete(obj);
@@ -84,28 +88,54 @@ static int parse_status(struct run_state *st, const uint8_t *data, size_t len)
 	st->exit_code = code->valueint;
 	st->signal = cJSON_IsNumber(sig) ? sig->valueint : 0;
 	st->runner_oom = cJSON_IsTrue(oom);
+	/* Only for the logs; clamped, since the runner says what it likes. */
+	st->res->phases.run_ms = cJSON_IsNumber(run) && run->valuedouble >= 0 &&
+				 run->valuedouble < 1e9 ? (long)run->valuedouble : -1;
+	st->res->phases.collect_ms = cJSON_IsNumber(collect) && collect->valuedouble >= 0 &&
+				     collect->valuedouble < 1e9 ? (long)collect->valuedouble : -1;
 	st->done = true;
 	cJSON_Delete(obj);
 	return 0;
 }
 
+/* Which files come back and under which names: without output_include the
+ * old service's (output.include's CSV patterns, keyed by base name), with it
+ * the request's patterns within output.allow, keyed by relative path. */
+static void output_selection(const struct config *cfg, const struct exec_request *req,
+			     struct archive_out_limits *lim, const char **patterns)
+{
+	const struct string_list *server = req->has_output_include ? &cfg->output.allow
+								    : &cfg->output.include;
+
+	lim->max_files = (size_t)cfg->output.max_files;
+	lim->max_file_bytes = (size_t)cfg->output.max_file_bytes;
+	lim->max_total_bytes = (size_t)cfg->output.max_total_bytes;
+	for (size_t i = 0; i < server->n; i++)
+		patterns[i] = server->items[i];
+	lim->allow = patterns;
+	lim->nallow = server->n;
+	if (req->has_output_include) {
+		lim->include = (const char *const *)req->output_include;
+		lim->ninclude = req->noutput_include;
+		/* [] selects nothing: a pattern no safe name matches */
+		if (req->noutput_include == 0) {
+			static const char *const none[] = { "" };
+			lim->include = none;
+			lim->ninclude = 1;
+		}
+	}
+	lim->by_base_name = !req->has_output_include;
+}
+
 static int read_files(struct run_state *st, const uint8_t *data, size_t len)
 {
-	const struct config *cfg = st->cfg;
-	const char *patterns[sizeof(cfg->output.include.items) / sizeof(cfg->output.include.items[0])];
-	struct archive_out_limits lim = {
-		.max_files = (size_t)cfg->output.max_files,
-		.max_file_bytes = (size_t)cfg->output.max_file_bytes,
-		.max_total_bytes = (size_t)cfg->output.max_total_bytes,
-		.include = patterns,
-		.ninclude = cfg->output.include.n,
-	};
+	const char *patterns[CXD_INCLUDE_PATTERNS_MAX];
+	struct archive_out_limits lim = { 0 };
 	bool truncated = false;
 
 	if (len == 0 || st->res->files)
 		return 0;
-	for (size_t i = 0; i < cfg->output.include.n; i++)
-		patterns[i] = cfg->output.include.items[i];
+	output_selection(st->cfg, st->req, &lim, patterns);
 	if (archive_read_outputs(data, len, &lim, &st->res->files, &st->res->nfiles, &truncated,
 				 st->files_err, sizeof(st->files_err)) != 0)
 		truncated = true;
@@ -140,6 +170,9 @@ static int on_record(void *ctx, enum proto_type type, const uint8_t *data, size_
 		return read_files(st, data, len);
 	case PROTO_STATUS:
 		return parse_status(st, data, len) == 0 ? 0 : -EPROTO;
+	case PROTO_READY:
+		/* a container made for the run: ready at once, nothing preloaded */
+		return 0;
 	}
 	return -EPROTO;
 }
@@ -221,18 +254,27 @@ static int pack_job(const struct config *cfg, const struct exec_request *req,
 	struct archive_member *m = calloc(req->nfiles + 3, sizeof(*m));
 	char **names = calloc(req->nfiles + 1, sizeof(*names));
 	cJSON *params = cJSON_CreateObject(), *inc;
+	const char *patterns[CXD_INCLUDE_PATTERNS_MAX];
+	struct archive_out_limits sel = { 0 };
 	char *params_text = NULL;
 	size_t n = 0;
 	int rc = -ENOMEM;
 
 	if (!m || !names || !params)
 		goto out;
+	output_selection(cfg, req, &sel, patterns);
 	cJSON_AddNumberToObject(params, "max_files", cfg->output.max_files);
 	cJSON_AddNumberToObject(params, "max_file_bytes", (double)cfg->output.max_file_bytes);
 	cJSON_AddNumberToObject(params, "max_total_bytes", (double)cfg->output.max_total_bytes);
+	/* The runner's own selection spares the stream what the daemon would
+	 * drop; the daemon still decides (output_selection). */
 	inc = cJSON_AddArrayToObject(params, "include");
-	for (size_t i = 0; i < cfg->output.include.n; i++)
-		cJSON_AddItemToArray(inc, cJSON_CreateString(cfg->output.include.items[i]));
+	for (size_t i = 0; i < sel.ninclude; i++)
+		cJSON_AddItemToArray(inc, cJSON_CreateString(sel.include[i]));
+	inc = cJSON_AddArrayToObject(params, "allow");
+	for (size_t i = 0; i < sel.nallow; i++)
+		cJSON_AddItemToArray(inc, cJSON_CreateString(sel.allow[i]));
+	cJSON_AddBoolToObject(params, "by_base_name", sel.by_base_name);
 	params_text = cJSON_PrintUnformatted(params);
 	if (!params_text)
 		goto out;
@@ -326,7 +368,7 @@ static void run_notes(const struct run_state *st, char *notes, size_t len)
 }
 
 static void run_state_init(struct run_state *st, const struct config *cfg,
-			   struct exec_result *res)
+			   const struct exec_request *req, struct exec_result *res)
 {
 	struct proto_limits lim = {
 		.chunk_max = CXD_RECORD_CHUNK_MAX,
@@ -336,6 +378,7 @@ static void run_state_init(struct run_state *st, const struct config *cfg,
 
 	memset(st, 0, sizeof(*st));
 	st->cfg = cfg;
+	st->req = req;
 	st->res = res;
 	st->out.max = (size_t)cfg->output.max_stdout_bytes;
 	st->err.max = (size_t)cfg->output.max_stderr_bytes;
@@ -354,21 +397,130 @@ static void run_state_free(struct run_state *st)
 	free(st->notes.data);
 }
 
+/* Reads exactly len bytes before the deadline: 0, -ETIMEDOUT, or -EIO
+ * (the stream ended or failed). Never reads past len: what follows stays
+ * in the stream for the run. */
+static int read_exact(struct docker_stream *s, uint8_t *buf, size_t len, long deadline,
+		      int cancel_fd)
+{
+	size_t have = 0;
+
+	while (have < len) {
+		ssize_t n = docker_stream_read(s, buf + have, len - have);
+		if (n > 0) {
+			have += (size_t)n;
+			continue;
+		}
+		if (n != -EAGAIN)
+			return -EIO;
+		long left = deadline - sandbox_now_ms();
+		if (left <= 0)
+			return -ETIMEDOUT;
+		struct pollfd p[2] = { { .fd = docker_stream_fd(s), .events = POLLIN },
+				       { .fd = cancel_fd, .events = POLLIN } };
+		if (poll(p, 2, (int)(left > 60000 ? 60000 : left)) < 0 && errno != EINTR)
+			return -EIO;
+		if (p[1].revents & POLLIN)
+			return -ECANCELED;
+	}
+	return 0;
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* The 'R' record's payload: how many modules were preloaded, in how long. */
+static int parse_ready(struct sandbox_slot *slot, const uint8_t *data, size_t len)
+{
+	cJSON *obj = cJSON_ParseWithLength((const char *)data, len);
+	const cJSON *pre = cJSON_GetObjectItemCaseSensitive(obj, "preloaded");
+	const cJSON *errs = cJSON_GetObjectItemCaseSensitive(obj, "preload_errors");
+
+	if (!cJSON_IsArray(pre)) {
+		cJSON_Delete(obj);
+		return -EPROTO;
+	}
+	slot->preloaded = cJSON_GetArraySize(pre);
+	slot->preload_errors = cJSON_IsArray(errs) ? cJSON_GetArraySize(errs) : 0;
+	cJSON_Delete(obj);
+	return 0;
+}
+
+int sandbox_slot_wait_ready(struct sandbox_slot *slot, int timeout_ms, int cancel_fd, char *err,
+			    size_t errlen)
+{
+	long t0 = sandbox_now_ms(), deadline = t0 + timeout_ms;
+	uint8_t rec[5 + CXD_RECORD_STATUS_MAX], head[8], sink[4096];
+	size_t have = 0, need = 5, diag = 0;
+	int rc = 0;
+
+	/* Frame by frame, reading nothing past the record: the runner's stderr
+	 * (import warnings) is dropped, within a cap; its stdout must be the 'R'
+	 * record and nothing more. */
+	while (rc == 0 && have < need) {
+		uint32_t size;
+
+		rc = read_exact(slot->stream, head, sizeof(head), deadline, cancel_fd);
+		if (rc != 0)
+			break;
+		size = be32(head + 4);
+		if (head[0] == DEMUX_STDERR && (head[1] | head[2] | head[3]) == 0) {
+			diag += size;
+			if (diag > CXD_RECORD_CHUNK_MAX) {
+				rc = -EPROTO;
+				break;
+			}
+			for (uint32_t left = size; rc == 0 && left > 0;) {
+				uint32_t n = left < sizeof(sink) ? left : (uint32_t)sizeof(sink);
+				rc = read_exact(slot->stream, sink, n, deadline, cancel_fd);
+				left -= n;
+			}
+			continue;
+		}
+		if (head[0] != DEMUX_STDOUT || (head[1] | head[2] | head[3]) != 0 ||
+		    size > sizeof(rec) - have) {
+			rc = -EPROTO;
+			break;
+		}
+		rc = read_exact(slot->stream, rec + have, size, deadline, cancel_fd);
+		have += size;
+		if (rc == 0 && have >= 5) {
+			need = 5 + (size_t)be32(rec + 1);
+			if (rec[0] != PROTO_READY || need > sizeof(rec) || have > need)
+				rc = -EPROTO;
+		}
+	}
+	if (rc == 0)
+		rc = parse_ready(slot, rec + 5, need - 5);
+	slot->ms_preload = sandbox_now_ms() - t0;
+	if (rc != 0)
+		(void)snprintf(err, errlen, "the sandbox's runner %s", rc == -ETIMEDOUT
+			       ? "was not ready in time (preloading)" : rc == -ECANCELED
+			       ? "was given up (shutting down)" : rc == -EPROTO
+			       ? "broke the run protocol before its job" : "ended before its job");
+	return rc;
+}
+
 int sandbox_run(struct sandbox *sb, struct sandbox_slot *slot, struct sandbox_run *run,
 		struct exec_result *res, char *err, size_t errlen)
 {
 	struct run_state st;
 	enum run_end end;
-	long started = sandbox_now_ms();
+	long started = sandbox_now_ms(), sent;
 	int rc;
 
 	memset(res, 0, sizeof(*res));
-	run_state_init(&st, sb->cfg, res);
+	run_state_init(&st, sb->cfg, run->req, res);
 	rc = send_job(slot->stream, sb->cfg, run->req, run->timeout_ms, err, errlen);
 	if (rc != 0)
 		goto out;
+	sent = sandbox_now_ms();
 	end = wait_run(slot->stream, &st, run, started + run->timeout_ms);
 	res->duration_ms = sandbox_now_ms() - started;
+	res->phases.send_ms = sent - started;
+	res->phases.wait_ms = sandbox_now_ms() - sent;
 	if (end != END_DONE && end != END_EOF)
 		(void)docker_container_kill(sb->docker, slot->container_id, err, errlen);
 	if (end == END_CANCEL || end == END_STOP) {

@@ -28,7 +28,18 @@ struct archive_out_limits {
 	size_t max_total_bytes;
 	const char *const *include; /* fnmatch patterns on the name; NULL or none = all */
 	size_t ninclude;
+	const char *const *allow;   /* a second set the name must also match; none = all */
+	size_t nallow;
+	/* The old service's keys: each file under its base name, and of files
+	 * with the same base name the last in walk order (archive_walk_cmp). */
+	bool by_base_name;
 };
+
+/* Compares two relative paths in the order a depth-first walk visits them
+ * when every directory's entries are taken in byte order of their names
+ * (what the engine's archive of a directory, and so the old service, saw):
+ * segment by segment, bytewise. <0, 0 or >0 like strcmp. Pure. */
+int archive_walk_cmp(const char *a, const char *b);
 
 /* Reads output files from a hostile tar in memory (tar formats only; empty
  * input is an archive without files). Only regular files with a safe
@@ -39,7 +50,9 @@ struct archive_out_limits {
  * character (< 0x20, 0x7f), valid UTF-8, at most CXD_OUT_SEGMENT_MAX bytes
  * per segment and CXD_OUT_NAME_MAX in all. Patterns use fnmatch(pattern,
  * name, 0), so '*' matches '/' too: "*.csv" takes "sub/x.csv". With a
- * duplicate name the first entry wins.
+ * duplicate name the first entry wins; with by_base_name, names are base
+ * names and of two files with one base name the later in archive_walk_cmp
+ * order wins (the earlier one's bytes no longer count against the caps).
  * Caps: a file whose declared or actual size is over max_file_bytes, or that
  * would pass max_files or max_total_bytes, is skipped (its data unread) and
  * *truncated set.

@@ -45,6 +45,10 @@ struct config {
 		int shutdown_grace_seconds;
 		int pool_size;                  /* started containers kept ready; 0 = none */
 		int pool_max_idle_seconds;      /* a ready container older than this is replaced */
+		int pool_demand_window_seconds; /* how long a burst keeps the pool large */
+		int pool_start_concurrency;     /* containers the pool starts at once */
+		struct string_list preload;     /* modules a ready container imports */
+		bool zygote;                    /* code runs in a fork of the runner */
 	} execution;
 	struct {
 		long memory_bytes;              /* MAX_MEMORY, e.g. "512m" */
@@ -66,7 +70,11 @@ struct config {
 		int max_files;
 		long max_file_bytes;
 		long max_total_bytes;
-		struct string_list include;     /* glob patterns on the relative path */
+		/* glob patterns on the relative path: include chooses the default
+		 * output_files (each ending in ".csv", keyed by base name), allow
+		 * bounds what a request's output_include may select */
+		struct string_list include;
+		struct string_list allow;
 	} output;
 	struct {
 		enum log_level level;

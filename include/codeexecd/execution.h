@@ -21,6 +21,30 @@ struct exec_request {
 	char *stdin_data;     /* NULL: the code's stdin is empty */
 	size_t stdin_len;
 	int timeout_seconds;  /* 0: the configured default */
+	/* output_include: sent (even as []) means every regular file whose
+	 * relative path matches one of these (and output.allow) comes back
+	 * keyed by that path; not sent means the old service's CSV files. */
+	bool has_output_include;
+	char **output_include;
+	size_t noutput_include;
+};
+
+/* Where the time of one execution went (milliseconds), for the logs and
+ * metrics. The runner's own figures (run, collect) are hostile data: shown,
+ * never used for a decision. */
+struct exec_phases {
+	long queue_ms;        /* waiting for an execution slot */
+	long acquire_ms;      /* getting a container (from the pool or new) */
+	bool pooled;          /* a warm container from the pool */
+	long create_ms;       /* of that container: create, attach, start */
+	long attach_ms;       /*   (ahead of time when pooled) */
+	long start_ms;
+	long preload_ms;      /*   and its imports (ahead of time, in the pool) */
+	long send_ms;         /* the job written to the container */
+	long wait_ms;         /* job sent -> the status record */
+	long run_ms;          /* the runner: the code ran */
+	long collect_ms;      /* the runner: output files collected */
+	int preloaded;        /* modules the runner had imported when the job came */
 };
 
 struct exec_result {
@@ -36,6 +60,7 @@ struct exec_result {
 	bool oom_killed;
 	bool output_truncated;
 	long duration_ms;
+	struct exec_phases phases;
 };
 
 /* Free every owned pointer and zero the struct; accept NULL. */

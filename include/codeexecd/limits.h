@@ -23,6 +23,7 @@
 #define CXD_OUT_FILE_MAX_DEFAULT    (10L * CXD_MIB)  /* output.max_file_bytes */
 #define CXD_OUT_TOTAL_MAX_DEFAULT   (50L * CXD_MIB)  /* output.max_total_bytes */
 #define CXD_INCLUDE_PATTERNS_MAX    16               /* output.include entries */
+#define CXD_PRELOAD_MAX             16               /* execution.preload modules */
 #define CXD_PATTERN_MAX             128              /* bytes in one include pattern */
 #define CXD_OUT_NAME_MAX            4096             /* bytes in one output file name */
 #define CXD_OUT_SEGMENT_MAX         255              /* bytes in one of its path segments */
@@ -35,7 +36,8 @@
 
 /* Run protocol (runner <-> daemon) */
 #define CXD_RECORD_CHUNK_MAX        (64L * CXD_KIB)  /* one stdout/stderr record */
-#define CXD_RECORD_STATUS_MAX       (4L * CXD_KIB)   /* the final status record */
+#define CXD_RECORD_STATUS_MAX       (4L * CXD_KIB)   /* the final status and ready records */
+#define CXD_PRELOAD_WAIT_MS         120000           /* a warm container's imports, at most */
 
 /* Strings */
 #define CXD_ERR_MAX                 512              /* caller-owned error buffers */

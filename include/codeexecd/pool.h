@@ -1,9 +1,10 @@
-/* The pool: containers created and started ahead of time, each waiting for
- * one job, so that an execution skips the engine's create and start (about
- * 0.2 s of the 0.3 s of a cold run). Every pooled container is still used
- * once and removed; a filler thread keeps execution.pool_size of them ready
- * and replaces those older than execution.pool_max_idle_seconds, so a
- * rebuilt image is picked up. */
+/* The pool: warm containers created and started ahead of time, each
+ * waiting for one job with execution.preload already imported, so that an
+ * execution skips the engine's create and start and the imports. Every
+ * pooled container is still used once and removed; filler threads keep up
+ * to execution.pool_size ready, following recent demand (see pool.c), and
+ * replace those older than execution.pool_max_idle_seconds, so a rebuilt
+ * image is picked up. */
 #ifndef CODEEXECD_POOL_H
 #define CODEEXECD_POOL_H
 
@@ -26,6 +27,12 @@ int pool_create(struct pool **out, const struct config *cfg, struct sandbox *sb,
  * would slow the running ones down), or at once when it ran dry. */
 struct sandbox_slot *pool_take(struct pool *p);
 void pool_done(struct pool *p);
+/* The number of requests waiting for an execution slot (the executor's
+ * queue), for the demand and the rule that nothing preloads while they
+ * wait. Takes no lock: callable with the caller's own held. */
+void pool_set_queued(struct pool *p, int queued);
+/* Ready slots now. */
+size_t pool_ready(struct pool *p);
 /* Stops the filler and discards every ready slot; pool_take then returns
  * NULL, pool_done still works. Accepts NULL. */
 void pool_stop(struct pool *p);

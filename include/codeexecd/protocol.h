@@ -10,6 +10,9 @@
  *   'F' the output files, a tar archive   'X' the final status, JSON
  *       {"exit_code": int, "signal": int} -- always the last record
  *   'W' a note from the runner (a skipped output file, ...), text
+ *   'R' ready for the job, JSON {"preloaded": [module...], "preload_errors":
+ *       [text...], "preload_ms": int} -- the first record, sent once the
+ *       runner has imported its preload modules (at once when none)
  * Everything here is written by hostile code: lengths are capped, the status
  * is used only for the code's own exit code, never for limits. Pure logic. */
 #ifndef CODEEXECD_PROTOCOL_H
@@ -27,6 +30,7 @@ enum proto_type {
 	PROTO_FILES = 'F',
 	PROTO_STATUS = 'X',
 	PROTO_NOTE = 'W',
+	PROTO_READY = 'R',
 };
 
 /* Writes the 12-byte job header (no NUL) for a job of job_len bytes: the
@@ -41,7 +45,7 @@ typedef int (*proto_sink)(void *ctx, enum proto_type type, const uint8_t *data, 
 struct proto_limits {
 	size_t chunk_max;   /* 'O', 'E', 'W' */
 	size_t files_max;   /* 'F' */
-	size_t status_max;  /* 'X' */
+	size_t status_max;  /* 'X', 'R' */
 };
 
 struct proto_reader {

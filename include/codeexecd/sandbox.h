@@ -30,20 +30,23 @@ int sandbox_cleanup_stale(struct sandbox *sb, int *removed, char *err, size_t er
  * removed (sandbox_remove) and the slot closed. */
 struct sandbox_slot;
 
-/* Creates, attaches to and starts a container labelled with exec_id.
+/* Creates, attaches to and starts a container labelled with exec_id. A
+ * warm one (for the pool) imports execution.preload first: this returns
+ * once it has (or cancel_fd, -1 for none, became readable); a cold one
+ * (made for a request) runs the job at once.
  * -ENOENT: the image is missing. On failure *out is NULL, or, when a
  * container was created and could not be removed (the engine went away), a
  * slot that is not usable and whose container the caller must still have
  * removed, like any other. */
-int sandbox_slot_open(struct sandbox *sb, const char *exec_id, struct sandbox_slot **out,
-		      char *err, size_t errlen);
+int sandbox_slot_open(struct sandbox *sb, const char *exec_id, bool warm, int cancel_fd,
+		      struct sandbox_slot **out, char *err, size_t errlen);
 /* False when the container died or the engine closed the stream. */
 bool sandbox_slot_usable(const struct sandbox_slot *slot);
 const char *sandbox_slot_exec_id(const struct sandbox_slot *slot);
 const char *sandbox_slot_container(const struct sandbox_slot *slot);
 long sandbox_slot_age_ms(const struct sandbox_slot *slot);
-void sandbox_slot_timings(const struct sandbox_slot *slot, long *create, long *attach,
-			  long *start);
+/* The slot's own phases (create, attach, start, preload) into ph. */
+void sandbox_slot_phases(const struct sandbox_slot *slot, struct exec_phases *ph);
 /* Closes the stream and frees the slot; the container stays. Accepts NULL. */
 void sandbox_slot_close(struct sandbox_slot *slot);
 
@@ -65,7 +68,8 @@ int sandbox_ensure_image(struct sandbox *sb, char *err, size_t errlen);
 
 /* The container-create JSON for one execution (malloc'ed; NULL on ENOMEM).
  * Pure: the unit tests check the hardening in it. */
-char *sandbox_container_spec(const struct config *cfg, const char *instance, const char *exec_id);
+char *sandbox_container_spec(const struct config *cfg, const char *instance, const char *exec_id,
+			     bool warm);
 
 /* Runs one execution in the slot's container and fills res. The timeout
  * counts from the moment the job is sent. The caller closes the slot and

@@ -138,6 +138,27 @@ async function csvRoundTrip(): Promise<void> {
     sources.get('result.csv'));
 }
 
+// The old backend's code, unchanged, sees only CSV files even when the
+// program draws a chart; a new client opts in to everything with
+// output_include, the field this daemon adds to the generated types.
+async function outputInclude(): Promise<void> {
+  const code = [
+    'import matplotlib.pyplot as plt',
+    'open("/execution/output/t.csv", "w").write("a\\n1\\n")',
+    'plt.plot([1, 2, 3])',
+    'plt.savefig("/execution/output/chart.png")',
+  ].join('\n');
+  const old = await api.executeCodeExecutePost({ code } as OldExecutionRequest);
+  check('output_files without output_include: only t.csv',
+    JSON.stringify(Object.keys(old.output_files ?? {})) === '["t.csv"]', old.output_files);
+  const all = await api.executeCodeExecutePost({ code, output_include: ['*'] });
+  const names = Object.keys(all.output_files ?? {}).sort();
+  check('output_include ["*"]: chart.png and t.csv',
+    JSON.stringify(names) === '["chart.png","t.csv"]', names);
+  const png = Buffer.from((all.output_files ?? {})['chart.png'] ?? '', 'base64');
+  check('output_include: chart.png is a PNG', png.subarray(1, 4).toString() === 'PNG', png.length);
+}
+
 async function failures_(): Promise<void> {
   // No output files: null, not {}.
   const ok = await api.executeCodeExecutePost({ code: 'print(6*7)' });
@@ -172,6 +193,7 @@ async function main(): Promise<void> {
     ['root', root],
     ['csv round trip', csvRoundTrip],
     ['failures', failures_],
+    ['output_include', outputInclude],
   ];
   for (const [name, step] of steps) {
     try {

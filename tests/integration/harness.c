@@ -653,6 +653,22 @@ int harness_daemon_instance(const struct harness_daemon *d, char *out, size_t ou
 	return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }
 
+int harness_daemon_stop_clean(struct harness_daemon *d)
+{
+	char label[256], inst[160];
+	int rc, left;
+
+	if (harness_daemon_instance(d, inst, sizeof(inst)) != 0)
+		return -1;
+	rc = harness_daemon_stop(d);
+	(void)snprintf(label, sizeof(label), "io.codeexecd.instance=%s", inst);
+	left = harness_docker_count_labelled(label);
+	if (rc != 0 || left != 0)
+		fprintf(stderr, "harness: the daemon exited with %d and left %d container(s)\n", rc,
+			left);
+	return rc == 0 && left == 0 ? 0 : -1;
+}
+
 /* --- HTTP with libcurl -------------------------------------------------------- */
 
 struct transfer {

@@ -79,6 +79,10 @@ int harness_daemon_terminate(struct harness_daemon *d, int timeout_s);
  * did not start it); a NULL d gives -1. When the result is not 0, prints
  * the log's tail to stderr. */
 int harness_daemon_stop(struct harness_daemon *d);
+/* Stops the daemon (harness_daemon_stop) and checks that it exited 0 and
+ * left no container of its instance on the engine: 0, or -1 after printing
+ * which it was. d is freed either way. */
+int harness_daemon_stop_clean(struct harness_daemon *d);
 /* True while the daemon has not exited. */
 bool harness_daemon_running(const struct harness_daemon *d);
 /* Sends a signal to the daemon; 0 or -errno. */

@@ -211,6 +211,42 @@ START_TEST(test_valid)
 }
 END_TEST
 
+START_TEST(test_output_include)
+{
+	struct exec_request req;
+	char body[2048];
+
+	expect_ok("{\"code\":\"\"}", &req);
+	ck_assert(!req.has_output_include);
+	exec_request_free(&req);
+	expect_ok("{\"code\":\"\",\"output_include\":null}", &req);
+	ck_assert(!req.has_output_include);
+	exec_request_free(&req);
+	expect_ok("{\"code\":\"\",\"output_include\":[]}", &req);
+	ck_assert(req.has_output_include);
+	ck_assert_uint_eq(req.noutput_include, 0);
+	exec_request_free(&req);
+	expect_ok("{\"code\":\"\",\"output_include\":[\"*\",\"charts/*.png\"]}", &req);
+	ck_assert(req.has_output_include);
+	ck_assert_uint_eq(req.noutput_include, 2);
+	ck_assert_str_eq(req.output_include[1], "charts/*.png");
+	exec_request_free(&req);
+
+	expect_error("{\"code\":\"\",\"output_include\":\"*\"}", "[\"body\",\"output_include\"]",
+		     "list_type");
+	expect_error("{\"code\":\"\",\"output_include\":[\"*\",1]}",
+		     "[\"body\",\"output_include\",1]", "string_type");
+	expect_error("{\"code\":\"\",\"output_include\":[\"\"]}",
+		     "[\"body\",\"output_include\",0]", "string_too_short");
+	(void)snprintf(body, sizeof(body), "{\"code\":\"\",\"output_include\":[\"%0128d\"]}", 0);
+	expect_error(body, "[\"body\",\"output_include\",0]", "string_too_long");
+	(void)snprintf(body, sizeof(body), "{\"code\":\"\",\"output_include\":[%s\"a\"]}",
+		       "\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\","
+		       "\"a\",\"a\",\"a\",\"a\",");
+	expect_error(body, "[\"body\",\"output_include\"]", "too_long");
+}
+END_TEST
+
 START_TEST(test_render)
 {
 	struct exec_file f = { .name = (char *)"out.csv", .data = (unsigned char *)"a,b\n", .len = 4 };
@@ -248,6 +284,7 @@ int main(void)
 	tcase_add_test(tc, test_python_json_rules);
 	tcase_add_test(tc, test_several_errors);
 	tcase_add_test(tc, test_valid);
+	tcase_add_test(tc, test_output_include);
 	tcase_add_test(tc, test_render);
 	suite_add_tcase(s, tc);
 	return check_run(s, CK_NORMAL);

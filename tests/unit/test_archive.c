@@ -463,6 +463,93 @@ START_TEST(duplicates_keep_first)
 }
 END_TEST
 
+/* The old service's keys: base names, of twins the later in walk order
+ * (depth first, entries in byte order), whatever order the tar has. */
+START_TEST(base_names_last_in_walk_order)
+{
+	static const char *const csv[] = { "*.csv" };
+	static const struct ent e[] = {
+		{ .name = "dup.csv", .data = "top" },
+		{ .name = "a/dup.csv", .data = "a" },     /* "a" < "dup.csv": walked before */
+		{ .name = "z/dup.csv", .data = "z" },     /* "z" > "dup.csv": walked after */
+		{ .name = "z/b/dup.csv", .data = "zb" },  /* "b" < "dup.csv" inside z/ */
+		{ .name = "notes.txt", .data = "no" },
+		{ .name = "sub/deep.csv", .data = "deep" },
+		{ .name = "x.CSV", .data = "case" },
+	};
+	struct archive_out_limits lim = small;
+	struct got g;
+
+	lim.allow = csv;
+	lim.nallow = 1;
+	lim.by_base_name = true;
+	read_ents(e, sizeof(e) / sizeof(e[0]), &lim, &g);
+	ck_assert_int_eq(g.rc, 0);
+	ck_assert_str_eq(names(&g), "dup.csv,deep.csv");
+	ck_assert_mem_eq(g.f[0].data, "z", 2);    /* z/dup.csv, with its NUL */
+	ck_assert_mem_eq(g.f[1].data, "deep", 5);
+	ck_assert(!g.truncated);
+	got_free(&g);
+}
+END_TEST
+
+/* A replaced twin's bytes no longer count against the total. */
+START_TEST(base_name_twin_frees_its_room)
+{
+	static const char *const csv[] = { "*.csv" };
+	static const struct ent e[] = {
+		{ .name = "a/t.csv", .size = 1000 }, { .name = "b/t.csv", .size = 1000 },
+		{ .name = "c/t.csv", .size = 1000 }, { .name = "u.csv", .size = 1000 },
+		{ .name = "v.csv", .size = 1000 },
+	};
+	struct archive_out_limits lim = small;  /* 3000 bytes in all */
+	struct got g;
+
+	lim.allow = csv;
+	lim.nallow = 1;
+	lim.by_base_name = true;
+	read_ents(e, 5, &lim, &g);
+	ck_assert_str_eq(names(&g), "t.csv,u.csv,v.csv");
+	ck_assert(!g.truncated);
+	got_free(&g);
+}
+END_TEST
+
+/* include and allow must both match. */
+START_TEST(allow_bounds_include)
+{
+	static const char *const inc[] = { "*" };
+	static const char *const allow[] = { "*.csv", "charts/*" };
+	static const struct ent e[] = {
+		{ .name = "a.csv", .data = "1" }, { .name = "b.txt", .data = "2" },
+		{ .name = "charts/r.png", .data = "3" }, { .name = "sub/a.csv", .data = "4" },
+	};
+	struct archive_out_limits lim = small;
+	struct got g;
+
+	lim.include = inc;
+	lim.ninclude = 1;
+	lim.allow = allow;
+	lim.nallow = 2;
+	read_ents(e, 4, &lim, &g);
+	ck_assert_str_eq(names(&g), "a.csv,charts/r.png,sub/a.csv");
+	got_free(&g);
+}
+END_TEST
+
+START_TEST(walk_order)
+{
+	ck_assert_int_lt(archive_walk_cmp("a/dup.csv", "dup.csv"), 0);
+	ck_assert_int_gt(archive_walk_cmp("z/dup.csv", "dup.csv"), 0);
+	ck_assert_int_lt(archive_walk_cmp("a/x", "a.csv"), 0);  /* "a" < "a.csv" */
+	/* "a" < "a-b" in the directory, although "a-b/x" < "a/x" as strings */
+	ck_assert_int_gt(archive_walk_cmp("a-b/x", "a/x"), 0);
+	ck_assert_int_lt(archive_walk_cmp("B", "a"), 0);        /* bytes, not locale */
+	ck_assert_int_eq(archive_walk_cmp("s/t.csv", "s/t.csv"), 0);
+	ck_assert_int_lt(archive_walk_cmp("s", "s/t.csv"), 0);
+}
+END_TEST
+
 /* Where the first run of 100 'x' at or after from starts (file data). */
 static size_t find_data(const unsigned char *tar, size_t len, size_t from)
 {
@@ -623,6 +710,10 @@ static Suite *archive_suite(void)
 	tcase_add_test(tc, include_patterns);
 	tcase_add_test(tc, excluded_files_not_counted);
 	tcase_add_test(tc, duplicates_keep_first);
+	tcase_add_test(tc, base_names_last_in_walk_order);
+	tcase_add_test(tc, base_name_twin_frees_its_room);
+	tcase_add_test(tc, allow_bounds_include);
+	tcase_add_test(tc, walk_order);
 	tcase_add_test(tc, truncated_archive);
 	tcase_add_test(tc, garbage);
 	tcase_add_test(tc, other_tar_formats);

@@ -36,12 +36,15 @@ static const char *const non_defaults[] = {
 	"execution.max_concurrent=8", "execution.queue_size=0",
 	"execution.queue_timeout_seconds=0", "execution.shutdown_grace_seconds=0",
 	"execution.pool_size=3", "execution.pool_max_idle_seconds=1",
+	"execution.pool_demand_window_seconds=10", "execution.pool_start_concurrency=2",
+	"execution.preload=json,os.path", "execution.zygote=no",
 	"limits.memory_bytes=6m", "limits.cpus=0.5", "limits.pids=9", "limits.nofile=16",
 	"limits.nproc=10", "limits.fsize_bytes=1m", "limits.tmp_bytes=2m",
 	"limits.workdir_bytes=3m", "request.max_files=0", "request.max_stdin_bytes=0",
 	"output.max_stdout_bytes=1k", "output.max_stderr_bytes=2k", "output.max_files=0",
 	"output.max_file_bytes=0", "output.max_total_bytes=4g",
-	"output.include=*.png,out/**", "log.level=debug", "log.format=json",
+	"output.include=report*.csv,out/*.csv", "output.allow=*.png,out/**",
+	"log.level=debug", "log.format=json",
 };
 #define N_NON_DEFAULTS (sizeof non_defaults / sizeof non_defaults[0])
 
@@ -166,8 +169,16 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(c.execution.queue_size, 32);
 	ck_assert_int_eq(c.execution.queue_timeout_seconds, 30);
 	ck_assert_int_eq(c.execution.shutdown_grace_seconds, 30);
-	ck_assert_int_eq(c.execution.pool_size, 2);
+	ck_assert_int_eq(c.execution.pool_size, 4);
 	ck_assert_int_eq(c.execution.pool_max_idle_seconds, 300);
+	ck_assert_int_eq(c.execution.pool_demand_window_seconds, 300);
+	ck_assert_int_eq(c.execution.pool_start_concurrency, 1);
+	ck_assert_uint_eq(c.execution.preload.n, 4);
+	ck_assert_str_eq(c.execution.preload.items[0], "numpy");
+	ck_assert_str_eq(c.execution.preload.items[1], "pandas");
+	ck_assert_str_eq(c.execution.preload.items[2], "matplotlib");
+	ck_assert_str_eq(c.execution.preload.items[3], "matplotlib.pyplot");
+	ck_assert(c.execution.zygote);
 	ck_assert_int_eq(c.limits.memory_bytes, 512 * MIB);
 	ck_assert_double_eq(c.limits.cpus, 1.0);
 	ck_assert_int_eq(c.limits.pids, 50);
@@ -184,7 +195,9 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(c.output.max_file_bytes, 10 * MIB);
 	ck_assert_int_eq(c.output.max_total_bytes, 50 * MIB);
 	ck_assert_uint_eq(c.output.include.n, 1);
-	ck_assert_str_eq(c.output.include.items[0], "*");
+	ck_assert_str_eq(c.output.include.items[0], "*.csv");
+	ck_assert_uint_eq(c.output.allow.n, 1);
+	ck_assert_str_eq(c.output.allow.items[0], "*");
 	ck_assert_int_eq(c.log.level, LOG_INFO);
 	ck_assert_int_eq(c.log.format, LOG_FORMAT_TEXT);
 	ck_assert_int_eq(config_validate(&c, err, sizeof err), 0);
@@ -654,6 +667,35 @@ START_TEST(test_validate_cross_keys)
 }
 END_TEST
 
+/* The default output_files stay CSV-only; preload names are module names. */
+START_TEST(test_validate_outputs_and_preload)
+{
+	struct config cfg;
+	char err[CXD_ERR_MAX];
+
+	config_defaults(&cfg);
+	set_ok(&cfg, "output.include=report*.csv,sub/*.csv");
+	set_ok(&cfg, "output.allow=*.png");
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof err), 0);
+	set_ok(&cfg, "output.include=*.csv,*");
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "output.include: '*' must end in '.csv'"));
+	set_ok(&cfg, "output.include=*.csv*");
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof err), -EINVAL);
+	config_defaults(&cfg);
+	set_ok(&cfg, "execution.preload=numpy,matplotlib.pyplot,_x1");
+	ck_assert_int_eq(config_validate(&cfg, err, sizeof err), 0);
+	static const char *const bad[] = { "1x", "a..b", ".a", "a.", "os;x", "a b", "a/b" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char set[64];
+		(void)snprintf(set, sizeof set, "execution.preload=%s", bad[i]);
+		set_ok(&cfg, set);
+		ck_assert_msg(config_validate(&cfg, err, sizeof err) == -EINVAL, "%s", bad[i]);
+		ck_assert_ptr_nonnull(strstr(err, "is not a Python module name"));
+	}
+}
+END_TEST
+
 /* Fields written directly (not through the parser) are checked too. */
 START_TEST(test_validate_fields)
 {
@@ -754,6 +796,7 @@ static Suite *config_suite(void)
 	tcase_add_test(values, test_strings_utf8);
 	tcase_add_test(values, test_lists);
 	tcase_add_test(output, test_validate_cross_keys);
+	tcase_add_test(output, test_validate_outputs_and_preload);
 	tcase_add_test(output, test_validate_fields);
 	tcase_add_test(output, test_print_round_trip);
 	suite_add_tcase(s, defaults);

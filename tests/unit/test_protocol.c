@@ -65,6 +65,7 @@ static size_t sample(uint8_t *buf)
 {
 	size_t n = 0;
 
+	put(buf, &n, 'R', "{\"preloaded\": []}", 17);
 	put(buf, &n, 'O', "hello\n", 6);
 	put(buf, &n, 'E', "", 0);
 	put(buf, &n, 'E', "0123456789abcdef", 16);
@@ -76,21 +77,23 @@ static size_t sample(uint8_t *buf)
 
 static void check_sample(const struct seen *s)
 {
-	ck_assert_int_eq(s->n, 6);
-	ck_assert_int_eq(s->type[0], PROTO_STDOUT);
-	ck_assert_uint_eq(s->len[0], 6);
-	ck_assert_mem_eq(s->data[0], "hello\n", 6);
-	ck_assert_int_eq(s->type[1], PROTO_STDERR);
-	ck_assert_uint_eq(s->len[1], 0);
+	ck_assert_int_eq(s->n, 7);
+	ck_assert_int_eq(s->type[0], PROTO_READY);
+	ck_assert_mem_eq(s->data[0], "{\"preloaded\": []}", 17);
+	ck_assert_int_eq(s->type[1], PROTO_STDOUT);
+	ck_assert_uint_eq(s->len[1], 6);
+	ck_assert_mem_eq(s->data[1], "hello\n", 6);
 	ck_assert_int_eq(s->type[2], PROTO_STDERR);
-	ck_assert_mem_eq(s->data[2], "0123456789abcdef", 16);
-	ck_assert_int_eq(s->type[3], PROTO_NOTE);
-	ck_assert_mem_eq(s->data[3], "skipped x", 9);
-	ck_assert_int_eq(s->type[4], PROTO_FILES);
-	ck_assert_mem_eq(s->data[4], "tar bytes...", 12);
-	ck_assert_int_eq(s->type[5], PROTO_STATUS);
-	ck_assert_uint_eq(s->len[5], strlen(status));
-	ck_assert_mem_eq(s->data[5], status, strlen(status));
+	ck_assert_uint_eq(s->len[2], 0);
+	ck_assert_int_eq(s->type[3], PROTO_STDERR);
+	ck_assert_mem_eq(s->data[3], "0123456789abcdef", 16);
+	ck_assert_int_eq(s->type[4], PROTO_NOTE);
+	ck_assert_mem_eq(s->data[4], "skipped x", 9);
+	ck_assert_int_eq(s->type[5], PROTO_FILES);
+	ck_assert_mem_eq(s->data[5], "tar bytes...", 12);
+	ck_assert_int_eq(s->type[6], PROTO_STATUS);
+	ck_assert_uint_eq(s->len[6], strlen(status));
+	ck_assert_mem_eq(s->data[6], status, strlen(status));
 }
 
 START_TEST(job_header)
@@ -177,7 +180,7 @@ END_TEST
 START_TEST(over_cap_before_allocation)
 {
 	static const struct { uint8_t type; uint32_t len; } bad[] = {
-		{ 'O', 17 }, { 'E', 17 }, { 'W', 17 }, { 'F', 65 }, { 'X', 33 },
+		{ 'O', 17 }, { 'E', 17 }, { 'W', 17 }, { 'F', 65 }, { 'X', 33 }, { 'R', 33 },
 		{ 'F', 0xffffffffu }, { 'O', 0x80000000u },
 	};
 	size_t i;
@@ -272,7 +275,7 @@ START_TEST(bytes_after_status)
 	proto_reader_init(&r, &lim);
 	ck_assert_int_eq(proto_feed(&r, buf, n, record_sink, &s), 0);
 	ck_assert_int_eq(proto_feed(&r, (const uint8_t *)"\0", 1, record_sink, &s), -EPROTO);
-	ck_assert_int_eq(s.n, 6);
+	ck_assert_int_eq(s.n, 7);
 	seen_free(&s);
 	proto_reader_free(&r);
 }
@@ -306,7 +309,7 @@ START_TEST(truncated_stream_not_done)
 	proto_reader_init(&r, &lim);
 	ck_assert_int_eq(proto_feed(&r, buf, n - 1, record_sink, &s), 0);
 	ck_assert_int_eq(r.done, 0);
-	ck_assert_int_eq(s.n, 5);
+	ck_assert_int_eq(s.n, 6);
 	seen_free(&s);
 	proto_reader_free(&r);
 }

@@ -12,7 +12,7 @@
 
 static cJSON *spec_for(struct config *cfg)
 {
-	char *text = sandbox_container_spec(cfg, "host-8080", "abcd1234");
+	char *text = sandbox_container_spec(cfg, "host-8080", "abcd1234", true);
 	cJSON *spec;
 
 	ck_assert_ptr_nonnull(text);
@@ -97,7 +97,10 @@ START_TEST(test_env_and_labels)
 	ck_assert(array_has(env, "XDG_CACHE_HOME=/execution/.cache"));
 	ck_assert(array_has(env, "XDG_CONFIG_HOME=/execution/.config"));
 	ck_assert(array_has(env, "MPLCONFIGDIR=/execution/.config/matplotlib"));
-	ck_assert(array_has(env, "PYTHONPYCACHEPREFIX=/execution/__pycache__"));
+	/* Not the old PYTHONPYCACHEPREFIX: it made Python ignore the shipped
+	 * bytecode of pandas and matplotlib and compile them on every run. */
+	ck_assert(!array_has(env, "PYTHONPYCACHEPREFIX=/execution/__pycache__"));
+	ck_assert(array_has(env, "PYTHONDONTWRITEBYTECODE=1"));
 	ck_assert(array_has(env, "MPLBACKEND=Agg"));
 	/* No secret of the daemon's own environment gets in. */
 	const cJSON *e;
@@ -110,8 +113,14 @@ START_TEST(test_env_and_labels)
 	ck_assert_str_eq(cJSON_GetObjectItem(labels, "io.codeexecd.execution")->valuestring,
 			 "abcd1234");
 	cmd = cJSON_GetObjectItem(spec, "Cmd");
+	ck_assert_int_eq(cJSON_GetArraySize(cmd), 4);
 	ck_assert_str_eq(cJSON_GetArrayItem(cmd, 0)->valuestring, "python");
-	ck_assert_ptr_nonnull(strstr(cJSON_GetArrayItem(cmd, 3)->valuestring, "CXD1"));
+	/* A plain interpreter (not -I): the code runs in a fork of it. */
+	ck_assert_str_eq(cJSON_GetArrayItem(cmd, 1)->valuestring, "-c");
+	ck_assert_ptr_nonnull(strstr(cJSON_GetArrayItem(cmd, 2)->valuestring, "CXD1"));
+	ck_assert_str_eq(cJSON_GetArrayItem(cmd, 3)->valuestring,
+			 "{\"preload\":[\"numpy\",\"pandas\",\"matplotlib\",\"matplotlib.pyplot\"],"
+			 "\"fork\":true}");
 	ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(spec, "OpenStdin")));
 	ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(spec, "StdinOnce")));
 	cJSON_Delete(spec);
@@ -143,6 +152,33 @@ START_TEST(test_configured_limits)
 }
 END_TEST
 
+/* The runner's settings: only a warm (pooled) container preloads; the
+ * zygote switch reaches the runner. */
+START_TEST(test_runner_settings)
+{
+	struct config cfg;
+	char *text;
+	cJSON *spec, *cmd;
+
+	config_defaults(&cfg);
+	cfg.execution.zygote = false;
+	text = sandbox_container_spec(&cfg, "host-8080", "abcd1234", false);
+	ck_assert_ptr_nonnull(text);
+	spec = cJSON_Parse(text);
+	free(text);
+	cmd = cJSON_GetObjectItem(spec, "Cmd");
+	ck_assert_str_eq(cJSON_GetArrayItem(cmd, 3)->valuestring,
+			 "{\"preload\":[],\"fork\":false}");
+	cJSON_Delete(spec);
+	cfg.execution.preload.n = 0; /* preload: [] turns preloading off */
+	spec = spec_for(&cfg);
+	cmd = cJSON_GetObjectItem(spec, "Cmd");
+	ck_assert_str_eq(cJSON_GetArrayItem(cmd, 3)->valuestring,
+			 "{\"preload\":[],\"fork\":false}");
+	cJSON_Delete(spec);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("sandbox");
@@ -151,6 +187,7 @@ int main(void)
 	tcase_add_test(tc, test_hardening);
 	tcase_add_test(tc, test_env_and_labels);
 	tcase_add_test(tc, test_configured_limits);
+	tcase_add_test(tc, test_runner_settings);
 	suite_add_tcase(s, tc);
 	return check_run(s, CK_NORMAL);
 }

@@ -4,7 +4,7 @@
  * Invariants: a body is either accepted with a request that keeps every rule
  * (code present and NUL-free, file names safe, unique, no file/directory
  * conflict, at most request.max_files, timeout 0 or 1..max, stdin under its
- * cap) or refused with a FastAPI "detail" array whose every entry has a loc
+ * cap, output_include patterns of 1..127 bytes, at most 16) or refused with a FastAPI "detail" array whose every entry has a loc
  * starting with "body", a msg and a type; never both, never neither. An
  * accepted request's files, rendered as output files, come back from the
  * JSON text byte for byte. The body is an exact-size heap copy without a
@@ -92,6 +92,13 @@ static void check_request(const struct exec_request *req, const struct config *c
 		    (req->timeout_seconds >= 1 &&
 		     req->timeout_seconds <= cfg->execution.max_timeout_seconds),
 		    "timeout %d", req->timeout_seconds);
+	FUZZ_ASSERT(req->has_output_include || (req->output_include == NULL &&
+						 req->noutput_include == 0), "output_include");
+	FUZZ_ASSERT(req->noutput_include <= CXD_INCLUDE_PATTERNS_MAX, "%zu patterns",
+		    req->noutput_include);
+	for (size_t i = 0; i < req->noutput_include; i++)
+		FUZZ_ASSERT(req->output_include[i] && req->output_include[i][0] &&
+			    strlen(req->output_include[i]) < CXD_PATTERN_MAX, "pattern %zu", i);
 	if (req->stdin_data)
 		FUZZ_ASSERT(req->stdin_len <= (size_t)cfg->request.max_stdin_bytes &&
 			    strlen(req->stdin_data) == req->stdin_len, "stdin");
@@ -138,7 +145,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_render(&req);
 		exec_request_free(&req);
 	} else {
-		FUZZ_ASSERT(req.code == NULL && req.files == NULL && req.stdin_data == NULL,
+		FUZZ_ASSERT(req.code == NULL && req.files == NULL && req.stdin_data == NULL &&
+			    req.output_include == NULL,
 			    "refused but the request keeps memory");
 		check_errors(errors);
 		cJSON_Delete(errors);

@@ -8,13 +8,15 @@
  * daemon's own, not a copy. The engine is a socket that does not exist, so
  * the few engine questions a run asks (why the runner died) fail at once.
  *
- * Input: a byte choosing how the stream is cut, a byte for the output
- * include pattern, then the stream. Each piece is an exact-size heap copy.
+ * Input: a byte choosing how the stream is cut, a byte choosing the output
+ * selection (the old service's CSV files by base name, or output_include
+ * "*.csv" or "a*" by relative path), then the stream. Each piece is an exact-size heap copy.
  * Invariants: stdout and stderr within their caps; the answer's text valid
  * UTF-8 without NUL; exit_code the status's 0..255 when the run reported
  * one, else -1; a run that hit a cap, was refused a file or sent a note is
  * marked truncated; the output files keep every rule of the output-archive
- * reader (safe unique names, each cap); notes NUL-terminated. */
+ * reader (safe unique names, each cap; base names without output_include,
+ * names matching the request's pattern with it); notes NUL-terminated. */
 #include "../../src/sandbox_run.c"
 
 #include <fnmatch.h>
@@ -65,7 +67,7 @@ static enum run_end feed(struct run_state *st, struct fuzz_cursor *c, uint8_t se
 	return END_EOF;
 }
 
-static void check_files(const struct exec_result *res)
+static void check_files(const struct exec_result *res, const struct exec_request *req)
 {
 	size_t total = 0;
 
@@ -77,11 +79,11 @@ static void check_files(const struct exec_result *res)
 		FUZZ_ASSERT(fuzz_safe_name(f->name, CXD_OUT_SEGMENT_MAX, CXD_OUT_NAME_MAX),
 			    "unsafe name %s", f->name);
 		FUZZ_ASSERT(f->len <= (size_t)cfg.output.max_file_bytes, "%s too big", f->name);
-		for (size_t j = 0; j < cfg.output.include.n; j++)
-			if (fnmatch(cfg.output.include.items[j], f->name, 0) == 0)
-				goto matched;
-		FUZZ_ASSERT(cfg.output.include.n == 0, "%s not included", f->name);
-matched:
+		if (req->has_output_include)
+			FUZZ_ASSERT(fnmatch(req->output_include[0], f->name, 0) == 0,
+				    "%s not asked for", f->name);
+		else
+			FUZZ_ASSERT(strchr(f->name, '/') == NULL, "%s is not a base name", f->name);
 		total += f->len;
 		for (size_t j = 0; j < i; j++)
 			FUZZ_ASSERT(strcmp(res->files[j].name, f->name) != 0, "duplicate %s", f->name);
@@ -103,6 +105,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct exec_result res;
 	struct run_state st;
 	enum run_end end;
+	static char csv[] = "*.csv", a_star[] = "a*";
+	static char *patterns[2] = { csv, a_star };
+	struct exec_request req = { 0 };
 	uint8_t seed, inc;
 	char notes[CXD_ERR_MAX * 2];
 
@@ -110,11 +115,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		setup();
 	seed = fuzz_byte(&c);
 	inc = fuzz_byte(&c) % 3;
-	cfg.output.include.n = inc == 0 ? 0 : 1;
-	(void)snprintf(cfg.output.include.items[0], sizeof(cfg.output.include.items[0]), "%s",
-		       inc == 1 ? "*.csv" : "a*");
+	req.has_output_include = inc != 0;
+	req.output_include = inc ? &patterns[inc - 1] : NULL;
+	req.noutput_include = inc ? 1 : 0;
 	memset(&res, 0, sizeof(res));
-	run_state_init(&st, &cfg, &res);
+	run_state_init(&st, &cfg, &req, &res);
 	end = feed(&st, &c, seed);
 
 	FUZZ_ASSERT(st.out.len <= (size_t)cfg.output.max_stdout_bytes, "stdout %zu", st.out.len);
@@ -136,7 +141,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(!res.timed_out, "timed out without a deadline");
 	if (end == END_CAPPED || st.notes.len > 0)
 		FUZZ_ASSERT(res.output_truncated, "capped or noted but not truncated");
-	check_files(&res);
+	check_files(&res, &req);
 	run_notes(&st, notes, sizeof(notes));
 	FUZZ_ASSERT(strnlen(notes, sizeof(notes)) < sizeof(notes), "notes not terminated");
 	run_state_free(&st);

@@ -7,9 +7,12 @@
 #include <stddef.h>
 
 /* The daemon's configuration the checks assume (stdout cap 64k, memory
- * 128m, timeouts up to 30 s), with its own `execution:` keys first. */
+ * 128m), with its own `execution:` keys first. The time limit and the
+ * queue's wait are generous: on a loaded machine a container's start alone
+ * can take seconds, and the soak checks answers, not capacity. */
 #define SOAK_MIX_YAML                                                            \
-	"  timeout_seconds: 30\n  max_timeout_seconds: 30\n"                     \
+	"  timeout_seconds: 60\n  max_timeout_seconds: 60\n"                     \
+	"  queue_timeout_seconds: 300\n"                                           \
 	"limits:\n  memory_bytes: 128m\n"                                         \
 	"output:\n  max_stdout_bytes: 64k\n  max_stderr_bytes: 64k\n"
 

@@ -186,7 +186,7 @@ static void sample(struct harness_daemon *d)
 }
 
 /* The daemon at rest: no request in flight, its descriptors unchanged for
- * a second (runs cancelled, containers removed, the pool refilled). */
+ * five seconds (runs cancelled, containers removed, the pool refilled). */
 static struct sample idle_sample(struct harness_daemon *d)
 {
 	int pid = harness_daemon_pid(d), last = -1;
@@ -196,10 +196,9 @@ static struct sample idle_sample(struct harness_daemon *d)
 	atomic_store(&S.pause, true);
 	while (atomic_load(&S.busy) > 0 && harness_now() < until)
 		harness_sleep_ms(50);
-	for (int i = 0; i < 20; i++) {
+	for (int i = 0, same = 0; i < 120 && same < 5; i++) {
 		s.fds = count_fds(pid);
-		if (s.fds == last)
-			break;
+		same = s.fds == last ? same + 1 : 0;
 		last = s.fds;
 		harness_sleep_ms(1000);
 	}
@@ -373,7 +372,7 @@ static int print_table(double elapsed)
 		if (!ok) {
 			counts[r->kind][SOAK_NOUTCOMES]++;
 			counts[SOAK_NKINDS][SOAK_NOUTCOMES]++;
-			if (bad++ < 10)
+			if (bad++ < 25)
 				printf("soak: NOT ALLOWED at %.1f-%.1f s, %s: %s: %s\n", r->from, r->to,
 				       soak_kind_name(r->kind), soak_outcome_name(r->outcome), r->why);
 		}

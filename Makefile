@@ -6,7 +6,8 @@
 #   make image      build the sandbox image (only when its inputs changed)
 #   make asan       the whole suite on an ASan + UBSan build
 #   make fuzz       every libFuzzer target for FUZZ_SECONDS (60) each
-#   make soak       the soak and chaos run (SOAK_SECONDS, 600), its own engine
+#   make soak       soak and chaos: SOAK_COUNT (1000) executions, an engine of its own
+#   make abuse      bench/abuse: denial-of-service attempts against a daemon of its own
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make clean
 

@@ -189,6 +189,8 @@ static void *filler_main(void *arg)
 			break;
 		}
 		p->ready[p->n++] = slot;
+		log_debug(sandbox_slot_exec_id(slot), "pool: warm container %.12s ready, %zu ready",
+			  sandbox_slot_container(slot), p->n);
 	}
 	pthread_mutex_unlock(&p->mu);
 	return NULL;

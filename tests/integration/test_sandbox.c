@@ -194,7 +194,8 @@ END_TEST
 START_TEST(test_chart_with_output_include)
 {
 	cJSON *r = execute(
-		"{\"code\": \"import matplotlib.pyplot as plt\\n"
+		"{\"code\": \"import os\\nimport matplotlib.pyplot as plt\\n"
+		"os.makedirs('/execution/output/charts')\\n"
 		"plt.plot([1, 2, 3])\\nplt.savefig('/execution/output/charts/line.png')\\n"
 		"open('/execution/output/result.csv', 'w').write('x\\\\n1\\\\n')\","
 		" \"output_include\": [\"*\"]}");

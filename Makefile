@@ -7,6 +7,9 @@
 #   make service-image  build codeexecd's own image (SERVICE_IMAGE, codeexecd:latest)
 #   make check-deploy   the deployment tests (service image, proxy, replicas, TLS)
 #   make asan       the whole suite on an ASan + UBSan build
+#   make fuzz       every libFuzzer target for FUZZ_SECONDS (60) each
+#   make soak       soak and chaos: SOAK_COUNT (1000) executions, an engine of its own
+#   make abuse      bench/abuse: denial-of-service attempts against a daemon of its own
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make clean
 
@@ -54,7 +57,8 @@ EMBED   += seccomp.json=src/seccomp.json
 include web/assets.mk
 
 .PHONY: all run check check-unit check-integration check-e2e check-deploy image \
-        service-image assets asan install uninstall clean deps docker-engine bench
+        service-image assets asan install uninstall clean deps docker-engine bench \
+        fuzz fuzz-build check-sanitize soak abuse
 
 all: $(BUILD)/codeexecd
 
@@ -106,6 +110,7 @@ assets: $(WEB_ASSET_FILES)
 check: deps
 	@$(MAKE) --no-print-directory image
 	@$(MAKE) --no-print-directory all check-unit check-integration check-e2e
+	@$(MAKE) --no-print-directory check-sanitize
 
 check-unit: $(UNIT_BINS)
 	@scripts/run-tests.sh unit $(UNIT_BINS)
@@ -143,6 +148,65 @@ asan: deps
 
 bench: all
 	@bench/latency
+
+# --- fuzzing and sanitizers --------------------------------------------------
+# libFuzzer targets (tests/fuzz/fuzz_*.c, clang) link the library objects
+# built with the sanitizers into build/fuzz. Seeds: tests/fuzz/corpus/<name>;
+# what a run finds goes to build/fuzz/corpus/<name> (outside git), crashes to
+# build/fuzz/artifacts. FUZZ_SECONDS per target for `make fuzz`; `make check`
+# runs each for FUZZ_CHECK_SECONDS over its corpus.
+FUZZ_SECONDS       ?= 60
+FUZZ_CHECK_SECONDS ?= 15
+FUZZ_BUILD  := build/fuzz
+FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_NAMES  := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+
+# fuzz_run_state includes src/sandbox_run.c (its run state is private).
+FUZZ_OBJS = $(LIBOBJS)
+$(BUILD)/fuzz_run_state: FUZZ_OBJS = $(filter-out $(BUILD)/obj/sandbox_run.o,$(LIBOBJS))
+
+$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(LIBOBJS)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $(ALL_LDFLAGS) -fsanitize=fuzzer \
+	    $(PKG_LIBS)
+
+# The sanitizer builds take the web assets of the main build when it has them
+# (cp -a keeps the stamp newer than its inputs) instead of another npm ci.
+share-assets = [ -e $(1)/assets/.fetched ] || [ ! -e $(BUILD)/assets/.fetched ] || \
+	{ mkdir -p $(1) && cp -a $(BUILD)/assets $(1)/; }
+
+fuzz-build: deps
+	@$(call share-assets,$(FUZZ_BUILD))
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang \
+	    CFLAGS="-O1 -g -fno-omit-frame-pointer" SAN="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" \
+	    $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
+
+fuzz: fuzz-build
+	@scripts/run-fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+# The unit tests on the ASan + UBSan build, then every fuzz target briefly.
+check-sanitize: fuzz-build
+	@$(call share-assets,build/asan)
+	@$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
+	    SAN="$(FUZZ_SAN)" check-unit
+	@scripts/run-fuzz.sh $(FUZZ_BUILD) $(FUZZ_CHECK_SECONDS) $(FUZZ_NAMES)
+
+# Denial-of-service attempts against a daemon of its own (bench/abuse.c).
+$(BUILD)/bench/abuse: bench/abuse.c $(INTEG_HELP) $(wildcard tests/integration/*.h) $(LIBOBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/integration -o $@ $< $(INTEG_HELP) $(LIBOBJS) $(ALL_LDFLAGS) \
+	    $(PKG_LIBS)
+
+abuse: $(BUILD)/codeexecd $(BUILD)/bench/abuse
+	@CODEEXECD_BIN=$(abspath $(BUILD)/codeexecd) CODEEXECD_TEST_IMAGE=$(IMAGE) $(BUILD)/bench/abuse
+
+# Soak and chaos (tests/integration/test_soak.c) against an engine of its own
+# (scripts/soak-engine.sh); the integration suite runs a 60-second version.
+SOAK_COUNT   ?= 1000
+SOAK_SECONDS ?= 3600
+soak: $(BUILD)/codeexecd $(BUILD)/tests/integ_test_soak
+	@SOAK_COUNT=$(SOAK_COUNT) SOAK_SECONDS=$(SOAK_SECONDS) IMAGE=$(IMAGE) \
+	    CODEEXECD_BIN=$(abspath $(BUILD)/codeexecd) CODEEXECD_TEST_IMAGE=$(IMAGE) \
+	    $(BUILD)/tests/integ_test_soak
 
 install: $(BUILD)/codeexecd
 	install -D -m 0755 $(BUILD)/codeexecd $(DESTDIR)$(BINDIR)/codeexecd

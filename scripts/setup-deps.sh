@@ -6,6 +6,7 @@ set -euo pipefail
 
 packages=(
     build-essential pkg-config git ca-certificates curl
+    clang libclang-rt-14-dev
     libmicrohttpd-dev libcjson-dev libcurl4-openssl-dev libyaml-dev libarchive-dev check
     libsystemd-dev libssl-dev prometheus
     docker.io debootstrap runsc

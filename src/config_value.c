@@ -16,6 +16,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "codeexecd/utf8.h"
+
 #include "config_internal.h"
 
 _Static_assert(sizeof(long) >= 8, "sizes up to 1t need a 64-bit long");
@@ -75,7 +77,7 @@ static void describe(const struct config_key *k, char *buf, size_t len)
 		(void)snprintf(buf, len, "true or false");
 		break;
 	case CONFIG_KEY_STRING:
-		(void)snprintf(buf, len, "a %sstring of at most %zu bytes",
+		(void)snprintf(buf, len, "a %sUTF-8 string of at most %zu bytes",
 			       k->min > 0 ? "non-empty " : "", k->size - 1);
 		break;
 	case CONFIG_KEY_ENUM:
@@ -86,7 +88,7 @@ static void describe(const struct config_key *k, char *buf, size_t len)
 		}
 		break;
 	case CONFIG_KEY_LIST:
-		(void)snprintf(buf, len, "a list of at most %.0f strings of 1 to %zu bytes",
+		(void)snprintf(buf, len, "a list of at most %.0f UTF-8 strings of 1 to %zu bytes",
 			       k->max, sizeof(((struct string_list *)0)->items[0]) - 1);
 		break;
 	}
@@ -178,7 +180,7 @@ int config_list_add(struct string_list *list, const struct config_key *k, const 
 		    size_t n)
 {
 	if (list->n >= (size_t)k->max || n == 0 || n >= sizeof list->items[0] ||
-	    memchr(s, '\0', n))
+	    memchr(s, '\0', n) || !utf8_valid(s, n, NULL))
 		return -EINVAL;
 	memcpy(list->items[list->n], s, n);
 	list->items[list->n][n] = '\0';
@@ -235,8 +237,10 @@ static int parse_value(const struct config_key *k, const char *text, union confi
 				return 0;
 		return -EINVAL;
 	case CONFIG_KEY_STRING:
+		/* Only text: config_print must be able to write it back as YAML. */
 		v->str = text;
-		return strlen(text) >= k->min && strlen(text) < k->size ? 0 : -EINVAL;
+		return strlen(text) >= k->min && strlen(text) < k->size &&
+		       utf8_valid(text, strlen(text), NULL) ? 0 : -EINVAL;
 	case CONFIG_KEY_LIST:
 		return config_list_parse(k, text, &v->list);
 	}

@@ -597,24 +597,16 @@ int docker_container_remove(struct docker *d, const char *id, char *err, size_t 
 	return container_action(d, id, &remove_action, err, errlen);
 }
 
-int docker_container_inspect(struct docker *d, const char *id, struct docker_state *st,
-			     char *err, size_t errlen)
+/* The State of a /containers/{id}/json answer. */
+int docker_parse_state(const char *body, struct docker_state *st, char *err, size_t errlen)
 {
-	struct docker_reply r = {0};
-	const cJSON *state, *running, *oom, *code;
-	cJSON *j = NULL;
-	int rc;
+	cJSON *j = body ? cJSON_Parse(body) : NULL;
+	const cJSON *state = cJSON_GetObjectItemCaseSensitive(j, "State");
+	const cJSON *running = cJSON_GetObjectItemCaseSensitive(state, "Running");
+	const cJSON *oom = cJSON_GetObjectItemCaseSensitive(state, "OOMKilled");
+	const cJSON *code = cJSON_GetObjectItemCaseSensitive(state, "ExitCode");
+	int rc = 0;
 
-	rc = object_call(d, "GET", "containers", id, "/json", d->timeout_ms, &r, err, errlen);
-	if (rc == 0)
-		rc = check_status(&r, 200, 200, "inspect container", err, errlen);
-	if (rc != 0)
-		goto out;
-	j = cJSON_Parse(r.body.data);
-	state = cJSON_GetObjectItemCaseSensitive(j, "State");
-	running = cJSON_GetObjectItemCaseSensitive(state, "Running");
-	oom = cJSON_GetObjectItemCaseSensitive(state, "OOMKilled");
-	code = cJSON_GetObjectItemCaseSensitive(state, "ExitCode");
 	if (!cJSON_IsBool(running) || !cJSON_IsBool(oom) || !cJSON_IsNumber(code)) {
 		docker_set_err(err, errlen, "inspect container: the Docker engine sent no State");
 		rc = -EPROTO;
@@ -625,31 +617,33 @@ int docker_container_inspect(struct docker *d, const char *id, struct docker_sta
 	st->exit_code = code->valueint;
 out:
 	cJSON_Delete(j);
+	return rc;
+}
+
+int docker_container_inspect(struct docker *d, const char *id, struct docker_state *st,
+			     char *err, size_t errlen)
+{
+	struct docker_reply r = {0};
+	int rc;
+
+	rc = object_call(d, "GET", "containers", id, "/json", d->timeout_ms, &r, err, errlen);
+	if (rc == 0)
+		rc = check_status(&r, 200, 200, "inspect container", err, errlen);
+	if (rc == 0)
+		rc = docker_parse_state(r.body.data, st, err, errlen);
 	reply_free(&r);
 	return rc;
 }
 
-int docker_container_wait(struct docker *d, const char *id, int timeout_ms, int *exit_code,
-			  char *err, size_t errlen)
+/* The StatusCode of a /containers/{id}/wait answer, or its Error. */
+int docker_parse_wait(const char *body, int *exit_code, char *err, size_t errlen)
 {
-	struct docker_reply r = {0};
-	const cJSON *code, *error, *msg;
-	cJSON *j = NULL;
-	int rc;
+	cJSON *j = body ? cJSON_Parse(body) : NULL;
+	const cJSON *code = cJSON_GetObjectItemCaseSensitive(j, "StatusCode");
+	const cJSON *error = cJSON_GetObjectItemCaseSensitive(j, "Error");
+	const cJSON *msg = cJSON_GetObjectItemCaseSensitive(error, "Message");
+	int rc = 0;
 
-	if (timeout_ms <= 0) {
-		docker_set_err(err, errlen, "wait container: the timeout must be positive");
-		return -EINVAL;
-	}
-	rc = object_call(d, "POST", "containers", id, "/wait", timeout_ms, &r, err, errlen);
-	if (rc == 0)
-		rc = check_status(&r, 200, 200, "wait container", err, errlen);
-	if (rc != 0)
-		goto out;
-	j = cJSON_Parse(r.body.data);
-	code = cJSON_GetObjectItemCaseSensitive(j, "StatusCode");
-	error = cJSON_GetObjectItemCaseSensitive(j, "Error");
-	msg = cJSON_GetObjectItemCaseSensitive(error, "Message");
 	if (cJSON_IsString(msg) && msg->valuestring[0] != '\0') {
 		docker_set_err(err, errlen, "wait container: %.*s", (int)CXD_DOCKER_ERROR_TEXT_MAX,
 			       msg->valuestring);
@@ -660,8 +654,25 @@ int docker_container_wait(struct docker *d, const char *id, int timeout_ms, int 
 	} else {
 		*exit_code = code->valueint;
 	}
-out:
 	cJSON_Delete(j);
+	return rc;
+}
+
+int docker_container_wait(struct docker *d, const char *id, int timeout_ms, int *exit_code,
+			  char *err, size_t errlen)
+{
+	struct docker_reply r = {0};
+	int rc;
+
+	if (timeout_ms <= 0) {
+		docker_set_err(err, errlen, "wait container: the timeout must be positive");
+		return -EINVAL;
+	}
+	rc = object_call(d, "POST", "containers", id, "/wait", timeout_ms, &r, err, errlen);
+	if (rc == 0)
+		rc = check_status(&r, 200, 200, "wait container", err, errlen);
+	if (rc == 0)
+		rc = docker_parse_wait(r.body.data, exit_code, err, errlen);
 	reply_free(&r);
 	return rc;
 }
@@ -670,7 +681,7 @@ out:
 
 /* The Ids of a /containers/json answer. On success *ids and *n are the
  * caller's (docker_free_ids). */
-static int parse_ids(const char *body, char ***ids, size_t *n, char *err, size_t errlen)
+int docker_parse_ids(const char *body, char ***ids, size_t *n, char *err, size_t errlen)
 {
 	cJSON *j = cJSON_Parse(body);
 	const cJSON *item;
@@ -758,7 +769,7 @@ int docker_containers_by_label(struct docker *d, const char *label, char ***ids,
 	if (rc == 0)
 		rc = check_status(&r, 200, 200, "list containers", err, errlen);
 	if (rc == 0)
-		rc = parse_ids(r.body.data, ids, n, err, errlen);
+		rc = docker_parse_ids(r.body.data, ids, n, err, errlen);
 	reply_free(&r);
 	free(path);
 	return rc;

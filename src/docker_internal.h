@@ -74,6 +74,15 @@ void docker_engine_text(const char *body, long status, char *text, size_t len);
 int docker_engine_error(long status, const char *body, const char *what, char *err,
 			size_t errlen);
 
+/* The parts of the engine's answers that are read, pure (the fuzz targets
+ * drive them): body is the NUL-terminated answer (NULL: none). The State of
+ * an inspect answer; the StatusCode of a wait answer (-EIO with its Error);
+ * the Ids of a container list (*ids for docker_free_ids). -EPROTO when the
+ * answer lacks them. */
+int docker_parse_state(const char *body, struct docker_state *st, char *err, size_t errlen);
+int docker_parse_wait(const char *body, int *exit_code, char *err, size_t errlen);
+int docker_parse_ids(const char *body, char ***ids, size_t *n, char *err, size_t errlen);
+
 /* An easy handle with the transport set (socket, TLS, connect timeout,
  * NOSIGNAL) and errbuf as its error buffer; errbuf must outlive it. */
 CURL *docker_easy_new(const struct docker *d, char errbuf[CURL_ERROR_SIZE]);

@@ -292,10 +292,10 @@ START_TEST(test_file_wrong_type)
 	ck_file_error("log:\n  format: xml\n",
 		      ":2:11: log.format: expected one of text, json, got 'xml'");
 	ck_file_error("server:\n  cors_origins: \"*\"\n",
-		      ":2:17: server.cors_origins: expected a list of at most 16 strings of 1 to "
+		      ":2:17: server.cors_origins: expected a list of at most 16 UTF-8 strings of 1 to "
 		      "127 bytes, got '*'");
 	ck_file_error("output:\n  include: [a, {b: c}]\n",
-		      ":2:16: output.include: expected a list of at most 16 strings of 1 to 127 "
+		      ":2:16: output.include: expected a list of at most 16 UTF-8 strings of 1 to 127 "
 		      "bytes, got a mapping");
 	ck_file_error("server: 5\n", ":1:9: server: expected a mapping of keys, got '5'");
 }
@@ -619,13 +619,32 @@ START_TEST(test_strings)
 	set_ok(&cfg, set);
 	ck_assert_uint_eq(strlen(cfg.server.host), 255);
 	(void)snprintf(set, sizeof set, "server.host=%0256d", 0);
-	(void)snprintf(want, sizeof want, "--set %s: server.host: expected a non-empty string "
+	(void)snprintf(want, sizeof want, "--set %s: server.host: expected a non-empty UTF-8 string "
 		       "of at most 255 bytes, got '%080d...'", set, 0);
 	ck_set_error(set, want);
 	ck_set_error("docker.image=", "--set docker.image=: docker.image: expected a non-empty "
-		     "string of at most 1023 bytes, got ''");
+		     "UTF-8 string of at most 1023 bytes, got ''");
 	set_ok(&cfg, "docker.runtime=");
 	ck_assert_str_eq(cfg.docker.runtime, "");
+}
+END_TEST
+
+/* Found by tests/fuzz/fuzz_config: text that is not UTF-8 came in through
+ * --set or the environment and made config_print write no YAML at all. */
+START_TEST(test_strings_utf8)
+{
+	struct config cfg;
+	char err[CXD_ERR_MAX];
+	char *env[] = { (char *)"DOCKER_IMAGE=img\xff", NULL };
+
+	config_defaults(&cfg);
+	ck_assert_int_eq(config_set(&cfg, "docker.runtime=runs\xc3", err, sizeof err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "expected a UTF-8 string"));
+	ck_assert_int_eq(config_set(&cfg, "output.include=*.csv,\xe9.txt", err, sizeof err),
+			 -EINVAL);
+	ck_assert_int_eq(config_apply_env(&cfg, env, err, sizeof err), -EINVAL);
+	ck_assert_str_eq(cfg.docker.image, "python-sandbox:latest");
+	set_ok(&cfg, "docker.runtime=r\xc3\xa9");   /* UTF-8 is fine */
 }
 END_TEST
 
@@ -654,7 +673,7 @@ START_TEST(test_lists)
 	set_ok(&cfg, "output.include=a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p");
 	ck_assert_uint_eq(cfg.output.include.n, 16);
 	ck_set_error("output.include=a,,b", "--set output.include=a,,b: output.include: expected "
-		     "a list of at most 16 strings of 1 to 127 bytes, got 'a,,b'");
+		     "a list of at most 16 UTF-8 strings of 1 to 127 bytes, got 'a,,b'");
 	ck_assert_int_eq(config_set(&cfg, "output.include=a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q",
 				    err, sizeof err), -EINVAL);
 	(void)snprintf(set, sizeof set, "server.cors_origins=%0127d", 0);
@@ -662,7 +681,7 @@ START_TEST(test_lists)
 	(void)snprintf(set, sizeof set, "server.cors_origins=%0128d", 0);
 	ck_assert_int_eq(config_set(&cfg, set, err, sizeof err), -EINVAL);
 	ck_file_error("server:\n  cors_origins: [a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, "
-		      "q]\n", ":2:66: server.cors_origins: expected a list of at most 16 strings "
+		      "q]\n", ":2:66: server.cors_origins: expected a list of at most 16 UTF-8 strings "
 		      "of 1 to 127 bytes, got 'q'");
 }
 END_TEST
@@ -731,12 +750,12 @@ START_TEST(test_validate_fields)
 	config_defaults(&cfg);
 	cfg.server.cors_origins.n = CXD_CORS_ORIGINS_MAX + 1;
 	ck_assert_int_eq(config_validate(&cfg, err, sizeof err), -EINVAL);
-	ck_assert_str_eq(err, "server.cors_origins: expected a list of at most 16 strings of 1 "
+	ck_assert_str_eq(err, "server.cors_origins: expected a list of at most 16 UTF-8 strings of 1 "
 			 "to 127 bytes, got 17 entries");
 	config_defaults(&cfg);
 	memset(cfg.server.host, 'h', sizeof cfg.server.host);
 	ck_assert_int_eq(config_validate(&cfg, err, sizeof err), -EINVAL);
-	ck_assert_ptr_nonnull(strstr(err, "server.host: expected a non-empty string of at most "
+	ck_assert_ptr_nonnull(strstr(err, "server.host: expected a non-empty UTF-8 string of at most "
 				 "255 bytes, got 'hhh"));
 	config_defaults(&cfg);
 	memset(cfg.output.include.items[0], 'x', CXD_PATTERN_MAX);
@@ -826,6 +845,7 @@ static Suite *config_suite(void)
 	tcase_add_test(values, test_sizes);
 	tcase_add_test(values, test_scalars);
 	tcase_add_test(values, test_strings);
+	tcase_add_test(values, test_strings_utf8);
 	tcase_add_test(values, test_lists);
 	tcase_add_test(output, test_validate_cross_keys);
 	tcase_add_test(output, test_validate_outputs_and_preload);

@@ -147,7 +147,7 @@ asan: deps
 	    all check-unit check-integration
 
 bench: all
-	@bench/latency
+	@bench/warm
 
 # --- fuzzing and sanitizers --------------------------------------------------
 # libFuzzer targets (tests/fuzz/fuzz_*.c, clang) link the library objects

@@ -76,6 +76,9 @@ static struct soak {
 	unsigned seed;
 	int concurrency;
 	int port;
+	/* One state directory for every daemon of the run: a restarted daemon
+	 * keeps the instance id and so removes what a killed one left. */
+	char state_dir[64];
 	double t0;
 	/* shared with the workers */
 	atomic_bool stop;
@@ -248,7 +251,8 @@ static int count_lines(const char *cmd)
 
 static struct harness_daemon *daemon_start(void)
 {
-	struct harness_opts o = { .yaml = SOAK_YAML, .port = S.port, .start_timeout_s = 60 };
+	struct harness_opts o = { .yaml = SOAK_YAML, .port = S.port, .start_timeout_s = 60,
+				  .state_dir = S.state_dir };
 	struct harness_daemon *d = harness_daemon_start_opts(&o);
 
 	ck_assert_msg(d != NULL, "the daemon did not start");
@@ -529,6 +533,8 @@ START_TEST(test_soak_and_chaos)
 		return;
 	}
 	read_settings();
+	(void)snprintf(S.state_dir, sizeof(S.state_dir), "/tmp/codeexecd-soak-state-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(S.state_dir));
 	engine_up(mounts_cmd, sizeof(mounts_cmd));
 	mounts_before = count_lines(mounts_cmd);
 	d = daemon_start();
@@ -540,6 +546,11 @@ START_TEST(test_soak_and_chaos)
 	volumes = count_lines("docker volume ls -q");
 	/* Beyond the idle engine's own: a container's rootfs or shm left behind. */
 	mounts = count_lines(mounts_cmd) - mounts_before;
+	{
+		char rm[128];
+		(void)snprintf(rm, sizeof(rm), "rm -rf '%s'", S.state_dir);
+		(void)!system(rm);
+	}
 	bad = print_table(m.elapsed);
 	printf("soak: chaos events done: %d of 4\n", m.events);
 	printf("soak: answers not allowed where they happened: %d\n", bad);

@@ -272,7 +272,7 @@ END_TEST
  * is answered by the next daemon: a restart refuses nothing. */
 START_TEST(test_restart_keeps_connections)
 {
-	static const char req[] = "GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+	static const char req[] = "GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
 	struct harness_raw_result res = { 0 };
 	struct sd s;
 	char msg[512];

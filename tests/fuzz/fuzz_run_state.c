@@ -39,7 +39,7 @@ static void setup(void)
 	cfg.output.max_file_bytes = 64;
 	cfg.output.max_total_bytes = 100;
 	sb.cfg = &cfg;
-	if (docker_open(&sb.docker, "unix:///nonexistent/codeexecd-fuzz.sock", 1, err,
+	if (docker_open(&sb.docker, "unix:///nonexistent/codeexecd-fuzz.sock", NULL, 1, err,
 			sizeof(err)) != 0)
 		abort();
 }

@@ -218,6 +218,11 @@ int harness_docker_count_labelled(const char *extra_label);
 
 /* --- small helpers ----------------------------------------------------------------- */
 
+/* A process's open file descriptors, -1 when unknown. */
+int harness_proc_fds(int pid);
+/* A process's resident size (VmRSS) in KiB, -1 when unknown. */
+long harness_proc_rss_kib(int pid);
+
 /* A monotonic clock in seconds. */
 double harness_now(void);
 void harness_sleep_ms(long ms);

@@ -181,24 +181,6 @@ static void finish(void)
 	finish_ex(true);
 }
 
-/* Open file descriptors of a process, -1 when unknown. */
-static int fd_count(int pid)
-{
-	char path[64];
-	struct dirent *e;
-	DIR *dir;
-	int n = 0;
-
-	(void)snprintf(path, sizeof(path), "/proc/%d/fd", pid);
-	dir = opendir(path);
-	if (!dir)
-		return -1;
-	while ((e = readdir(dir)) != NULL)
-		n += e->d_name[0] != '.';
-	(void)closedir(dir);
-	return n;
-}
-
 /* --- the sanity check of the fake ------------------------------------------- */
 
 START_TEST(test_happy)
@@ -578,7 +560,7 @@ START_TEST(test_every_fault_one_daemon)
 	expect_happy_run();
 	expect_all_deleted();
 	harness_sleep_ms(300);
-	base = fd_count(pid);
+	base = harness_proc_fds(pid);
 	ck_assert_int_gt(base, 0);
 	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
 		struct harness_response r;
@@ -597,7 +579,7 @@ START_TEST(test_every_fault_one_daemon)
 	expect_all_deleted();
 	/* The attach sockets and engine connections of the failed runs are closed. */
 	deadline = harness_now() + 3;
-	while (harness_now() < deadline && (now = fd_count(pid)) > base)
+	while (harness_now() < deadline && (now = harness_proc_fds(pid)) > base)
 		harness_sleep_ms(100);
 	ck_assert_msg(now <= base, "the daemon holds %d descriptors, %d before the faults", now,
 		      base);

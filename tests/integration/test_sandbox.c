@@ -57,23 +57,6 @@ static cJSON *execute(const char *json_body)
 	return root;
 }
 
-static long rss_kib(int pid)
-{
-	char path[64], line[256];
-	long kib = -1;
-	FILE *f;
-
-	(void)snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-			break;
-	fclose(f);
-	return kib;
-}
-
 /* CPU time (user + system, clock ticks) the process has used. */
 static long cpu_ticks(int pid)
 {
@@ -400,7 +383,7 @@ END_TEST
 
 START_TEST(test_output_flood_truncated)
 {
-	long before = rss_kib(harness_daemon_pid(daemon_)), after;
+	long before = harness_proc_rss_kib(harness_daemon_pid(daemon_)), after;
 	cJSON *r = execute("{\"code\": \"import sys\\nwhile True: sys.stdout.write('x' * 65536)\"}");
 
 	ck_assert(flag(r, "output_truncated"));
@@ -411,7 +394,7 @@ START_TEST(test_output_flood_truncated)
 	ck_assert(flag(r, "success")); /* not UTF-8: repaired, JSON intact */
 	ck_assert_uint_gt(strlen(str(r, "output")), 0);
 	cJSON_Delete(r);
-	after = rss_kib(harness_daemon_pid(daemon_));
+	after = harness_proc_rss_kib(harness_daemon_pid(daemon_));
 	ck_assert_msg(after - before < 32 * 1024, "daemon RSS grew from %ld to %ld KiB", before,
 		      after);
 }
@@ -441,22 +424,6 @@ START_TEST(test_hostile_output_files)
 }
 END_TEST
 
-static int count_fds(int pid)
-{
-	char path[64];
-	int n = 0;
-	DIR *d;
-
-	(void)snprintf(path, sizeof(path), "/proc/%d/fd", pid);
-	d = opendir(path);
-	if (!d)
-		return -1;
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
-
 /* No request leaks a file descriptor: successes, failures, timeouts,
  * floods, refused bodies and clients that leave. */
 START_TEST(test_no_fd_leak)
@@ -480,7 +447,7 @@ START_TEST(test_no_fd_leak)
 	pid = harness_daemon_pid(daemon_);
 	cJSON_Delete(execute(bodies[0])); /* warm-up: curl's and the engine's first fds */
 	harness_sleep_ms(500);
-	before = count_fds(pid);
+	before = harness_proc_fds(pid);
 	for (int round = 0; round < 2; round++) {
 		for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
 			ck_assert_int_eq(harness_http(daemon_, "POST", "/execute", bodies[i],
@@ -493,7 +460,7 @@ START_TEST(test_no_fd_leak)
 	}
 	for (int i = 0; i < 50 && after != before; i++) { /* the reaper finishes */
 		harness_sleep_ms(200);
-		after = count_fds(pid);
+		after = harness_proc_fds(pid);
 	}
 	ck_assert_msg(after == before, "fds: %d before, %d after", before, after);
 	stop_checked();

@@ -146,43 +146,11 @@ static void *worker(void *arg)
 
 /* --- measurements -------------------------------------------------------------- */
 
-static int count_fds(int pid)
-{
-	char cmd[96];
-	FILE *p;
-	int n = -1;
-
-	(void)snprintf(cmd, sizeof(cmd), "ls /proc/%d/fd 2>/dev/null | wc -l", pid);
-	p = popen(cmd, "r");
-	if (p) {
-		if (fscanf(p, "%d", &n) != 1)
-			n = -1;
-		pclose(p);
-	}
-	return n;
-}
-
-static long rss_kib(int pid)
-{
-	char path[64], line[256];
-	long kib = -1;
-	FILE *f;
-
-	(void)snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-			break;
-	fclose(f);
-	return kib;
-}
-
 static void sample(struct harness_daemon *d)
 {
 	int pid = harness_daemon_pid(d);
-	struct sample s = { .t = since_start(), .fds = count_fds(pid), .rss_kib = rss_kib(pid) };
+	struct sample s = { .t = since_start(), .fds = harness_proc_fds(pid),
+			    .rss_kib = harness_proc_rss_kib(pid) };
 
 	if (S.nsamples < MAX_SAMPLES && s.fds > 0 && s.rss_kib > 0)
 		S.samples[S.nsamples++] = s;
@@ -200,13 +168,13 @@ static struct sample idle_sample(struct harness_daemon *d)
 	while (atomic_load(&S.busy) > 0 && harness_now() < until)
 		harness_sleep_ms(50);
 	for (int i = 0, same = 0; i < 120 && same < 5; i++) {
-		s.fds = count_fds(pid);
+		s.fds = harness_proc_fds(pid);
 		same = s.fds == last ? same + 1 : 0;
 		last = s.fds;
 		harness_sleep_ms(1000);
 	}
 	s.t = since_start();
-	s.rss_kib = rss_kib(pid);
+	s.rss_kib = harness_proc_rss_kib(pid);
 	atomic_store(&S.pause, false);
 	return s;
 }

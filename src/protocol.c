@@ -48,6 +48,7 @@ static int type_cap(const struct proto_limits *lim, uint8_t type, size_t *cap)
 		*cap = lim->chunk_max;
 		return 0;
 	case PROTO_FILES:
+	case PROTO_FIGURE:
 		*cap = lim->files_max;
 		return 0;
 	case PROTO_STATUS:

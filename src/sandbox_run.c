@@ -174,6 +174,9 @@ static int on_record(void *ctx, enum proto_type type, const uint8_t *data, size_
 	case PROTO_READY:
 		/* a container made for the run: ready at once, nothing preloaded */
 		return 0;
+	case PROTO_FIGURE:
+		/* shown while it ran: the final 'F' has it too */
+		return 0;
 	}
 	return -EPROTO;
 }

@@ -13,6 +13,25 @@
  *   'R' ready for the job, JSON {"preloaded": [module...], "preload_errors":
  *       [text...], "preload_ms": int} -- the first record, sent once the
  *       runner has imported its preload modules (at once when none)
+ *   'G' a figure the code showed (plt.show()), sent at once and only when
+ *       the job asks for it ("stream"): a tar like 'F' holding that one
+ *       file, named by its path under output/ (figure-N.png); it is in the
+ *       final 'F' too, when the selection takes it
+ *
+ * The job's job.json also says how to run it:
+ *   "capture_figures": bool  matplotlib figures shown or left open are saved
+ *                            as output/figure-N.png (unless the code saved
+ *                            them itself)
+ *   "stream": bool           send 'G' records as figures are shown
+ *   "session": bool          keep the program's interpreter (its __main__,
+ *                            imports, files) after this job: once 'X' is sent
+ *                            the runner reads the next job (same header) from
+ *                            stdin and runs it in the same namespace. The 'X'
+ *                            of a session job says "alive": false when the
+ *                            interpreter is gone (it exited, was killed): the
+ *                            session is over and the container must go. Its
+ *                            'F' carries the files of output/ that the job
+ *                            created or changed.
  * Everything here is written by hostile code: lengths are capped, the status
  * is used only for the code's own exit code, never for limits. Pure logic. */
 #ifndef CODEEXECD_PROTOCOL_H
@@ -31,6 +50,7 @@ enum proto_type {
 	PROTO_STATUS = 'X',
 	PROTO_NOTE = 'W',
 	PROTO_READY = 'R',
+	PROTO_FIGURE = 'G',
 };
 
 /* Writes the 12-byte job header (no NUL) for a job of job_len bytes: the

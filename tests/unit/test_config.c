@@ -45,7 +45,7 @@ static const char *const non_defaults[] = {
 	"execution.queue_timeout_seconds=0", "execution.shutdown_grace_seconds=0",
 	"execution.pool_size=3", "execution.pool_max_idle_seconds=1",
 	"execution.pool_demand_window_seconds=10", "execution.pool_start_concurrency=2",
-	"execution.preload=json,os.path", "execution.zygote=no",
+	"execution.preload=json,os.path", "execution.zygote=no", "execution.capture_figures=no",
 	"limits.memory_bytes=6m", "limits.cpus=0.5", "limits.pids=9", "limits.nofile=16",
 	"limits.nproc=10", "limits.fsize_bytes=1m", "limits.tmp_bytes=2m",
 	"limits.workdir_bytes=3m", "limits.tmpfs_inodes=64", "limits.uid=1001",
@@ -193,6 +193,7 @@ START_TEST(test_defaults)
 	ck_assert_str_eq(c.execution.preload.items[2], "matplotlib");
 	ck_assert_str_eq(c.execution.preload.items[3], "matplotlib.pyplot");
 	ck_assert(c.execution.zygote);
+	ck_assert(c.execution.capture_figures);
 	ck_assert_int_eq(c.limits.memory_bytes, 512 * MIB);
 	ck_assert_double_eq(c.limits.cpus, 1.0);
 	ck_assert_int_eq(c.limits.pids, 50);

@@ -44,7 +44,7 @@ static const char *const non_defaults[] = {
 	"execution.max_concurrent=8", "execution.queue_size=0",
 	"execution.queue_timeout_seconds=0", "execution.shutdown_grace_seconds=0",
 	"execution.pool_size=3", "execution.pool_max_idle_seconds=1",
-	"execution.pool_demand_window_seconds=10", "execution.pool_start_concurrency=2",
+	"execution.pool_demand_window_seconds=10", "execution.pool_start_concurrency=3",
 	"execution.preload=json,os.path", "execution.zygote=no", "execution.capture_figures=no",
 	"limits.memory_bytes=6m", "limits.cpus=0.5", "limits.pids=9", "limits.nofile=16",
 	"limits.nproc=10", "limits.fsize_bytes=1m", "limits.tmp_bytes=2m",
@@ -186,7 +186,7 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(c.execution.pool_size, 4);
 	ck_assert_int_eq(c.execution.pool_max_idle_seconds, 300);
 	ck_assert_int_eq(c.execution.pool_demand_window_seconds, 300);
-	ck_assert_int_eq(c.execution.pool_start_concurrency, 1);
+	ck_assert_int_eq(c.execution.pool_start_concurrency, 2);
 	ck_assert_uint_eq(c.execution.preload.n, 4);
 	ck_assert_str_eq(c.execution.preload.items[0], "numpy");
 	ck_assert_str_eq(c.execution.preload.items[1], "pandas");

@@ -394,6 +394,7 @@ class Figures:
 
     @classmethod
     def enable(cls, job):
+        """Captures figures for job (None: not now)."""
         if cls.current is None:
             cls.current = cls()
         cls.current.job = job
@@ -958,6 +959,8 @@ def child_start(fds, settings):
     it when the daemon asks ("fork": false) for a one-shot job."""
     go, ctl = fds
     namespace = new_main_module()  # ahead of the job: nothing in it depends on it
+    if "matplotlib.pyplot" in sys.modules:
+        Figures.enable(None)  # pyplot patched ahead too; a job turns it on
     job = await_job(go, ctl)
     if job is None:
         os._exit(0)

@@ -63,6 +63,9 @@ struct sandbox_run {
 	/* out: what the runner reported beside the output (files left out,
 	 * its own errors), one per line; "" when nothing */
 	char notes[CXD_ERR_MAX * 2];
+	/* out, for a session's job (req->session): the runner said its
+	 * interpreter lives on for the next job ('X' "alive": true) */
+	bool alive;
 };
 
 /* The engine's address (for logs; clients are not told it). */

@@ -357,6 +357,21 @@ static void parse_timeout(const char *body, const struct json_span *v, const str
 	cJSON_Delete(t);
 }
 
+/* capture_figures: a boolean or null (FastAPI's bool: true/false only). */
+static void parse_capture_figures(const char *body, const struct json_span *v,
+				  struct exec_request *out, cJSON *errors)
+{
+	if (!v || v->kind == JSON_KIND_NULL)
+		return;
+	if (v->kind == JSON_KIND_TRUE || v->kind == JSON_KIND_FALSE)
+		out->capture_figures = v->kind == JSON_KIND_TRUE ? EXEC_FIGURES_ON
+								  : EXEC_FIGURES_OFF;
+	else
+		add_error(errors, "capture_figures", NULL, -1, "bool_type",
+			  "Input should be a valid boolean");
+	(void)body;
+}
+
 static void parse_stdin(const char *body, const struct json_span *v, const struct config *cfg,
 			struct exec_request *out, cJSON *errors)
 {
@@ -460,8 +475,8 @@ static void parse_code(const char *body, const struct json_span *v, struct exec_
 /* The request's known members (the last of each name, as Python's json
  * takes duplicates); the others are skipped unread. */
 struct known {
-	struct json_span code, files, timeout, stdin_, include;
-	bool has_code, has_files, has_timeout, has_stdin, has_include;
+	struct json_span code, files, timeout, stdin_, include, figures;
+	bool has_code, has_files, has_timeout, has_stdin, has_include, has_figures;
 };
 
 static void find_known(const char *body, const struct json_span *root, struct known *k)
@@ -486,6 +501,9 @@ static void find_known(const char *body, const struct json_span *root, struct kn
 		} else if (json_string_is(body, &key, "output_include")) {
 			k->include = value;
 			k->has_include = true;
+		} else if (json_string_is(body, &key, "capture_figures")) {
+			k->figures = value;
+			k->has_figures = true;
 		}
 	}
 }
@@ -524,6 +542,7 @@ int api_parse_request(const char *body, size_t len, const struct config *cfg, bo
 	parse_timeout(body, k.has_timeout ? &k.timeout : NULL, cfg, out, errors);
 	parse_stdin(body, k.has_stdin ? &k.stdin_ : NULL, cfg, out, errors);
 	parse_output_include(body, k.has_include ? &k.include : NULL, out, errors);
+	parse_capture_figures(body, k.has_figures ? &k.figures : NULL, out, errors);
 	if (cJSON_GetArraySize(errors) == 0)
 		rc = 0;
 out:

@@ -76,6 +76,7 @@ static const struct config_key keys[] = {
 	NUM(INT, execution.pool_start_concurrency, 1, 64, 1, NULL),
 	LIST(execution.preload, CXD_PRELOAD_MAX, "numpy,pandas,matplotlib,matplotlib.pyplot"),
 	NUM(BOOL, execution.zygote, 0, 1, 1, NULL),
+	NUM(BOOL, execution.capture_figures, 0, 1, 1, NULL),
 	NUM(SIZE, limits.memory_bytes, 6 * CXD_MIB, TIB, 512 * CXD_MIB, "MAX_MEMORY"),
 	NUM(DOUBLE, limits.cpus, 0.01, 1024, 1.0, "MAX_CPU"),
 	NUM(INT, limits.pids, 1, 100000, 50, NULL),

@@ -288,6 +288,10 @@ static int pack_job(const struct config *cfg, const struct exec_request *req,
 	for (size_t i = 0; i < sel.nallow; i++)
 		cJSON_AddItemToArray(inc, cJSON_CreateString(sel.allow[i]));
 	cJSON_AddBoolToObject(params, "by_base_name", sel.by_base_name);
+	cJSON_AddBoolToObject(params, "capture_figures",
+			      req->capture_figures == EXEC_FIGURES_DEFAULT
+			      ? cfg->execution.capture_figures
+			      : req->capture_figures == EXEC_FIGURES_ON);
 	if (req->session)
 		cJSON_AddBoolToObject(params, "session", true);
 	params_text = cJSON_PrintUnformatted(params);

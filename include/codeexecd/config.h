@@ -61,6 +61,7 @@ struct config {
 		int pool_start_concurrency;     /* containers the pool starts at once */
 		struct string_list preload;     /* modules a ready container imports */
 		bool zygote;                    /* code runs in a fork of the runner */
+		bool capture_figures;           /* open/shown figures -> output/figure-N.png */
 	} execution;
 	struct {
 		long memory_bytes;              /* MAX_MEMORY, e.g. "512m" */

@@ -46,6 +46,7 @@ static const char *const non_defaults[] = {
 	"execution.pool_size=3", "execution.pool_max_idle_seconds=1",
 	"execution.pool_demand_window_seconds=10", "execution.pool_start_concurrency=2",
 	"execution.preload=json,os.path", "execution.zygote=no",
+	"execution.capture_figures=no",
 	"limits.memory_bytes=6m", "limits.cpus=0.5", "limits.pids=9", "limits.nofile=16",
 	"limits.nproc=10", "limits.fsize_bytes=1m", "limits.tmp_bytes=2m",
 	"limits.workdir_bytes=3m", "limits.tmpfs_inodes=64", "limits.uid=1001",

@@ -12,10 +12,14 @@
 #include "../check_run.h"
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -378,6 +382,42 @@ START_TEST(test_shutdown_removes_sessions)
 }
 END_TEST
 
+/* A daemon killed with open sessions: the next start (same instance)
+ * removes their containers, as any crash leftover. */
+START_TEST(test_crash_leaves_nothing)
+{
+	char dir[] = "/tmp/test_sessions_state_XXXXXX", cmd[300];
+	char a[ID_LEN + 1], b[ID_LEN + 1];
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t salen = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+	struct harness_daemon *d;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &salen), 0);
+	port = ntohs(sa.sin_port);
+	close(fd);
+	struct harness_opts o = { .yaml = "execution:\n  pool_size: 0\n", .port = port,
+				  .state_dir = dir };
+	d = harness_daemon_start_opts(&o);
+	ck_assert_ptr_nonnull(d);
+	open_session(d, NULL, a);
+	open_session(d, NULL, b);
+	ck_assert_int_eq(wait_containers(d, 2), 2);
+	ck_assert_int_eq(harness_daemon_signal(d, SIGKILL), 0);
+	(void)harness_daemon_stop(d);
+	d = harness_daemon_start_opts(&o);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_int_eq(wait_containers(d, 0), 0);
+	ck_assert_ptr_nonnull(strstr(harness_daemon_log(d), "removed 2 container(s)"));
+	ck_assert_int_eq(session_req(d, "GET", NULL, a, NULL), 404);
+	stop_clean(d);
+	(void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 START_TEST(test_max_sessions)
 {
 	struct harness_daemon *d = start("execution:\n  pool_size: 0\nsessions:\n  max: 1\n");
@@ -470,6 +510,7 @@ static Suite *sessions_suite(void)
 	tcase_add_test(tc, test_one_call_at_a_time);
 	tcase_add_test(tc, test_idle_expiry);
 	tcase_add_test(tc, test_shutdown_removes_sessions);
+	tcase_add_test(tc, test_crash_leaves_nothing);
 	tcase_add_test(tc, test_max_sessions);
 	tcase_add_test(tc, test_key_ownership);
 	suite_add_tcase(s, tc);

@@ -205,7 +205,7 @@ void api_sessions_create(void *ctx, const struct http_request *req, struct http_
 	rc = executor_run_session(api->executor, ticket, &er, &slot, id, &client, &res, err,
 				  sizeof(err));
 	exec_request_free(&er);
-	sessions_release(api->sessions, sid, slot, end_reason(rc, &res, err));
+	sessions_release(api->sessions, sid, slot, id[0] != '\0', end_reason(rc, &res, err));
 	if (rc == 0 && slot) {
 		log_info(id, "session %.8s opened", sid);
 		memcpy(resp->execution_id, id, sizeof(id));
@@ -272,10 +272,10 @@ void api_sessions_execute(void *ctx, const struct http_request *req, struct http
 			say_ended(&res, sid, why);
 		log_info(id[0] ? id : NULL, "session %.8s: its call ended it (%s)", sid,
 			 sessions_end_name(why));
-		sessions_release(api->sessions, sid, NULL, why);
+		sessions_release(api->sessions, sid, NULL, id[0] != '\0', why);
 	} else {
 		log_debug(id[0] ? id : NULL, "session %.8s: call done", sid);
-		sessions_release(api->sessions, sid, slot, SESSION_END_FAILED);
+		sessions_release(api->sessions, sid, slot, id[0] != '\0', SESSION_END_FAILED);
 	}
 	api_answer_run(api, rc, &res, id, err, resp);
 	exec_result_free(&res);

@@ -298,7 +298,7 @@ int sessions_acquire(struct sessions *s, const char *id, const char *owner,
 	return rc;
 }
 
-void sessions_release(struct sessions *s, const char *id, struct sandbox_slot *slot,
+void sessions_release(struct sessions *s, const char *id, struct sandbox_slot *slot, bool ran,
 		      enum session_end why)
 {
 	struct session *e;
@@ -315,7 +315,7 @@ void sessions_release(struct sessions *s, const char *id, struct sandbox_slot *s
 	e->slot = slot;
 	e->last_ms = sessions_now_ms();
 	e->last_wall = wall_s();
-	if (e->slot)
+	if (ran)
 		e->calls++;
 	if (e->slot && e->calls == 1)
 		metrics_count(METRICS_C_SESSIONS_CREATED);

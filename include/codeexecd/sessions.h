@@ -76,10 +76,12 @@ int sessions_begin(struct sessions *s, const char *owner, int timeout_s,
 int sessions_acquire(struct sessions *s, const char *id, const char *owner,
 		     struct sandbox_slot **slot, int *timeout_s, char *err, size_t errlen);
 
-/* Gives the session back after a call: slot non-NULL keeps it open with
- * that slot; NULL ends it for why (the slot is already gone). A session
- * deleted or expired during the call ends now (its slot is discarded). */
-void sessions_release(struct sessions *s, const char *id, struct sandbox_slot *slot,
+/* Gives the session back after a call (ran: the call ran a job, and
+ * counts; false: it was refused before, e.g. the queue was full): slot
+ * non-NULL keeps it open with that slot; NULL ends it for why (the slot is
+ * already gone). A session deleted or expired during the call ends now (its
+ * slot is discarded). */
+void sessions_release(struct sessions *s, const char *id, struct sandbox_slot *slot, bool ran,
 		      enum session_end why);
 
 /* 0 with info; -ENOENT as sessions_acquire. */

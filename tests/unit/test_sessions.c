@@ -48,7 +48,7 @@ static void open_one(struct sessions *s, const char *owner, struct sandbox_slot 
 	char err[256];
 
 	ck_assert_int_eq(sessions_begin(s, owner, 0, id, err, sizeof(err)), 0);
-	sessions_release(s, id, slot, SESSION_END_FAILED);
+	sessions_release(s, id, slot, true, SESSION_END_FAILED);
 }
 
 START_TEST(test_ids)
@@ -89,16 +89,21 @@ START_TEST(test_one_call_at_a_time)
 	ck_assert_int_eq(sessions_info(s, id, NULL, &info, err, sizeof(err)), 0);
 	ck_assert(info.busy);
 	ck_assert_int_eq(info.calls, 0);
-	sessions_release(s, id, SLOT(0), SESSION_END_FAILED);
+	sessions_release(s, id, SLOT(0), true, SESSION_END_FAILED);
 	ck_assert_int_eq(sessions_acquire(s, id, NULL, &slot, &timeout, err, sizeof(err)), 0);
 	ck_assert_ptr_eq(slot, SLOT(0));
 	ck_assert_int_eq(timeout, 7);
 	ck_assert_int_eq(sessions_acquire(s, id, NULL, &slot, &timeout, err, sizeof(err)), -EBUSY);
-	sessions_release(s, id, SLOT(0), SESSION_END_FAILED);
+	sessions_release(s, id, SLOT(0), true, SESSION_END_FAILED);
 	ck_assert_int_eq(sessions_info(s, id, NULL, &info, err, sizeof(err)), 0);
 	ck_assert(!info.busy);
 	ck_assert_int_eq(info.calls, 2);
 	ck_assert_str_eq(info.id, id);
+	/* a call refused before it ran (a full queue) keeps the session, uncounted */
+	ck_assert_int_eq(sessions_acquire(s, id, NULL, &slot, &timeout, err, sizeof(err)), 0);
+	sessions_release(s, id, slot, false, SESSION_END_FAILED);
+	ck_assert_int_eq(sessions_info(s, id, NULL, &info, err, sizeof(err)), 0);
+	ck_assert_int_eq(info.calls, 2);
 	ck_assert_int_ge(info.expires_at, info.last_used_at);
 	ck_assert_int_le(info.expires_at, info.created_at + 600);
 	ck_assert_int_eq(ndiscarded, 0);
@@ -117,7 +122,7 @@ START_TEST(test_call_ends_session)
 
 	open_one(s, NULL, SLOT(1), id);
 	ck_assert_int_eq(sessions_acquire(s, id, NULL, &slot, &timeout, err, sizeof(err)), 0);
-	sessions_release(s, id, NULL, SESSION_END_OOM); /* the slot went with the call */
+	sessions_release(s, id, NULL, true, SESSION_END_OOM); /* the slot went with the call */
 	ck_assert_int_eq(sessions_count(s), 0);
 	ck_assert_int_eq(ndiscarded, 0);
 	ck_assert_int_eq(sessions_acquire(s, id, NULL, &slot, &timeout, err, sizeof(err)),
@@ -197,7 +202,7 @@ START_TEST(test_expiry)
 	/* over age while busy: it ends when its call returns */
 	ck_assert_int_eq(sessions_expire(s, now + 101000), 0);
 	ck_assert_int_eq(sessions_count(s), 1);
-	sessions_release(s, busy, SLOT(4), SESSION_END_FAILED);
+	sessions_release(s, busy, SLOT(4), true, SESSION_END_FAILED);
 	ck_assert_int_eq(sessions_count(s), 0);
 	ck_assert_int_eq(ndiscarded, 2);
 	ck_assert_int_eq(sessions_acquire(s, busy, NULL, &slot, &timeout, err, sizeof(err)),
@@ -220,7 +225,7 @@ START_TEST(test_delete_while_busy)
 	ck_assert_int_eq(sessions_end(s, id, NULL, err, sizeof(err)), 0);
 	ck_assert_int_eq(sessions_end(s, id, NULL, err, sizeof(err)), -ENOENT);
 	ck_assert_int_eq(ndiscarded, 0);
-	sessions_release(s, id, slot, SESSION_END_FAILED);
+	sessions_release(s, id, slot, true, SESSION_END_FAILED);
 	ck_assert_int_eq(ndiscarded, 1);
 	ck_assert_int_eq(sessions_count(s), 0);
 	sessions_destroy(s);

@@ -75,7 +75,7 @@ static const struct route routes[] = {
 };
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
-#define CORS_METHODS "GET, POST, DELETE"
+#define CORS_METHODS "GET, POST"
 #define CORS_MAX_AGE "600"
 #define STOP_DRAIN_MS 10000   /* for in-flight answers at shutdown */
 #define STREAM_BLOCK (64 * 1024) /* a streamed answer's write size */
@@ -367,7 +367,7 @@ static enum MHD_Result send_preflight(struct server *srv, struct MHD_Connection 
 		resp.status = 400;
 		text = bad_origin;
 	} else if (strcmp(want, "GET") != 0 && strcmp(want, "POST") != 0 &&
-		   strcmp(want, "HEAD") != 0 && strcmp(want, "DELETE") != 0) {
+		   strcmp(want, "HEAD") != 0) {
 		resp.status = 400;
 		text = bad_method;
 	}

@@ -73,7 +73,7 @@ static const struct config_key keys[] = {
 	NUM(INT, execution.pool_size, 0, 64, 4, NULL),
 	NUM(INT, execution.pool_max_idle_seconds, 1, 86400, 300, NULL),
 	NUM(INT, execution.pool_demand_window_seconds, 1, 86400, 300, NULL),
-	NUM(INT, execution.pool_start_concurrency, 1, 64, 1, NULL),
+	NUM(INT, execution.pool_start_concurrency, 1, 64, 2, NULL),
 	LIST(execution.preload, CXD_PRELOAD_MAX, "numpy,pandas,matplotlib,matplotlib.pyplot"),
 	NUM(BOOL, execution.zygote, 0, 1, 1, NULL),
 	NUM(BOOL, execution.capture_figures, 0, 1, 1, NULL),

@@ -46,6 +46,7 @@ import importlib
 import importlib.util
 import io
 import json
+import mmap
 import os
 import select
 import signal
@@ -131,6 +132,8 @@ def preload(modules):
             loaded.append(name)
         except Exception as exc:  # not in this image: the code will see it itself
             errors.append("%s: %s: %s" % (name, type(exc).__name__, exc))
+    if "matplotlib.pyplot" in loaded:
+        warm_charts("pandas" in loaded)
     sys.stdout.flush()
     sys.stderr.flush()
     # Out of the collector's sight: a collection in the child would
@@ -139,6 +142,33 @@ def preload(modules):
     gc.freeze()
     return {"preloaded": loaded, "preload_errors": errors,
             "preload_ms": int((time.monotonic() - started) * 1000)}
+
+
+def warm_charts(with_pandas):
+    """Draws a throwaway chart (with pandas' plotting when it is there) into
+    memory: the first chart of a process loads fonts, the plotting modules
+    and the renderer's caches (a few hundred milliseconds), and the code's
+    first chart should not pay for that. Every figure is closed again, so
+    the code's first one is still figure 1."""
+    import matplotlib.pyplot as plt
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if with_pandas:
+                import pandas
+                frame = pandas.DataFrame({"x": [1, 2, 3], "y": [3.0, 1.0, 2.0]})
+                frame.groupby("x")["y"].sum().plot(kind="bar", title="t")
+                frame.plot(x="x", y="y")
+            else:
+                plt.plot([1, 2, 3], label="t")
+            plt.xlabel("x")
+            plt.legend()
+            plt.tight_layout()
+            plt.gcf().savefig(io.BytesIO(), format="png")
+    except Exception:
+        pass  # only a warm-up
+    finally:
+        plt.close("all")
 
 
 def read_exact(n):
@@ -173,7 +203,11 @@ def unpack_job(replace=False):
         raise
     if head[:4] != b"CXD1":
         raise ValueError("bad job header")
-    job = read_exact(int(head[4:], 16))
+    return open_job(read_exact(int(head[4:], 16)), write_new, replace)
+
+
+def open_job(job, write, replace):
+    """The job's parameters and stdin; its code and files go to write."""
     params, stdin_data = {}, b""
     with tarfile.open(fileobj=io.BytesIO(job), mode="r:") as tar:
         for m in tar:
@@ -183,12 +217,41 @@ def unpack_job(replace=False):
             if m.name == "job.json":
                 params = json.loads(data)
             elif m.name == "main.py":
-                write_new(MAIN, data, replace)
+                write(MAIN, data, replace)
             elif m.name == "stdin":
                 stdin_data = data
             elif m.name.startswith("files/"):
-                write_new(WORK + "/" + m.name, data, replace)
+                write(WORK + "/" + m.name, data, replace)
     return params, stdin_data
+
+
+def rehearse_runner():
+    """The runner's own path through a job, once, on a job that goes
+    nowhere. After the fork, the runner and the waiting child share the
+    zygote's memory, and the first write to a page (a reference count
+    will do) copies it: this takes those copies before the job is
+    waiting, not after (they cost milliseconds)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in (("job.json", b'{"session": false}'), ("main.py", b"pass\n"),
+                           ("stdin", b"")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    open_job(buf.getvalue(), lambda *_: None, False)
+    json.dumps({"exit_code": 0, "signal": 0, "run_ms": time.monotonic()})
+    go_message({}, b"")
+    struct.pack(">cI", b"X", 0)
+    select.select([], [], [], 0)
+    collect_outputs({})
+    oom_kills()
+
+
+def rehearse_child():
+    """The same for the child, up to the code: reading a go message,
+    compiling and running a program (in a namespace thrown away)."""
+    json.loads(go_message({}, b"")[4:])
+    exec(compile("pass\n", MAIN, "exec", dont_inherit=True), {"__name__": "__rehearsal__"})
 
 
 def oom_kills():
@@ -239,10 +302,11 @@ def become_program(stdin_r, stdout_w, stderr_w, go_r, ctl_w):
 
 class Job:
     """What the child learns at a go: how to run the code it finds in
-    main.py, and (in a session) the job's stdin."""
+    main.py."""
 
-    def __init__(self, go, ctl, flags, stdin_data):
+    def __init__(self, go, ctl, flags):
         self.go, self.ctl = go, ctl
+        self.namespace = None  # the program's __main__ (set for the first job)
         self.session = bool(flags.get("session"))
         self.stream = bool(flags.get("stream"))
         self.figures = Figures.enable(self) if flags.get("capture_figures") else None
@@ -302,7 +366,7 @@ def await_job(go, ctl):
         if not flags.get("stream"):
             os.close(ctl)
             ctl = None
-    job = Job(go, ctl, flags, stdin_data)
+    job = Job(go, ctl, flags)
     if job.session:
         use_stdin(stdin_data)
     return job
@@ -330,6 +394,7 @@ class Figures:
 
     @classmethod
     def enable(cls, job):
+        """Captures figures for job (None: not now)."""
         if cls.current is None:
             cls.current = cls()
         cls.current.job = job
@@ -509,6 +574,11 @@ def finish(namespace, status):
         except Exception:
             if stream is sys.stdout and status == 0:
                 status = 120  # as the interpreter: output could not be written
+    # Done but for leaving: the status goes to the page shared with the
+    # runner, and the pipes close now, so the runner need not wait for the
+    # kernel to take this large process apart.
+    Program.done_page[0:2] = bytes((1, status & 0xFF))
+    os.closerange(0, 3)
     os._exit(status)
 
 
@@ -519,7 +589,12 @@ class Program:
     waits for a go message. Its stdout and stderr are pipes read here; its
     control pipe brings figures and a session job's status."""
 
+    # One page shared with the child (a mapping, not an fd the program
+    # would see): [1, status] once the program is done (see finish).
+    done_page = None
+
     def __init__(self, settings):
+        Program.done_page = mmap.mmap(-1, mmap.PAGESIZE)
         self.stdin_r, self.stdin_w = os.pipe()
         self.out_r, out_w = os.pipe()
         self.err_r, err_w = os.pipe()
@@ -529,6 +604,7 @@ class Program:
         self.pid = os.fork()
         if self.pid == 0:
             self.child = become_program(self.stdin_r, out_w, err_w, go_r, ctl_w)
+            rehearse_child()
             return
         self.child = None
         for fd in (self.stdin_r, out_w, err_w, go_r, ctl_w):
@@ -627,7 +703,7 @@ class Program:
         exited_at, code = None, None
         while self.readers or (session and self.status is None):
             self.reap()
-            if self.status is not None and exited_at is None:
+            if (self.status is not None or self.done_page[0]) and exited_at is None:
                 exited_at = time.monotonic()
             if exited_at is not None and time.monotonic() - exited_at > DRAIN_AFTER_EXIT:
                 break
@@ -653,6 +729,8 @@ class Program:
                     self.close_stdin()
                     writers = []
         self.close_stdin()
+        if self.status is None and self.done_page[0] and not session:
+            return self.done_page[1], 0, False  # it is only leaving now
         while self.status is None:
             _, self.status = os.waitpid(self.pid, 0)
         code, sig = exit_fields(self.status)
@@ -851,6 +929,7 @@ def main():
     prog = Program(settings)
     if prog.child is not None:
         return child_start(prog.child, settings)
+    rehearse_runner()
     send(b"R", json.dumps(ready).encode())
     got = unpack_job()
     while got is not None:
@@ -879,11 +958,15 @@ def child_start(fds, settings):
     """In the child: waits for the first go; a plain interpreter replaces
     it when the daemon asks ("fork": false) for a one-shot job."""
     go, ctl = fds
+    namespace = new_main_module()  # ahead of the job: nothing in it depends on it
+    if "matplotlib.pyplot" in sys.modules:
+        Figures.enable(None)  # pyplot patched ahead too; a job turns it on
     job = await_job(go, ctl)
     if job is None:
         os._exit(0)
     if not settings.get("fork", True) and not job.session:
         exec_plain()
+    job.namespace = namespace
     return job
 
 
@@ -918,8 +1001,10 @@ def start():
 # plain interpreter); its end is the interpreter's (finish). A session runs
 # job after job in the same __main__.
 _job = start()
-if _job is not None:
-    _program = new_main_module()
+if _job is None:
+    os._exit(0)  # the daemon has every record; the zygote's teardown is not worth its CPU
+else:
+    _program = _job.namespace
     while True:
         try:
             exec(compile_program(), _program)

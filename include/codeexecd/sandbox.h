@@ -31,7 +31,8 @@ int sandbox_check(struct sandbox *sb, char *msg, size_t msglen);
 int sandbox_cleanup_stale(struct sandbox *sb, int *removed, char *err, size_t errlen);
 
 /* A started container whose runner waits for its job: opened on demand or
- * ahead of time by the pool. It serves one run; then its container is
+ * ahead of time by the pool. It serves one run (a session's slot: one run
+ * per job, while the runner says it is alive); then its container is
  * removed (sandbox_remove) and the slot closed. */
 struct sandbox_slot;
 

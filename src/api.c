@@ -453,8 +453,14 @@ static void parse_output_include(const char *body, const struct json_span *v,
 }
 
 static void parse_code(const char *body, const struct json_span *v, struct exec_request *out,
-		       cJSON *errors)
+		       bool required, cJSON *errors)
 {
+	if (!v && !required) {
+		out->code = strdup(""); /* a session's opening: the files alone */
+		if (!out->code)
+			add_error(errors, "code", NULL, -1, "value_error", "Out of memory");
+		return;
+	}
 	if (!v) {
 		add_error(errors, "code", NULL, -1, "missing", "Field required");
 		return;
@@ -505,6 +511,12 @@ static void find_known(const char *body, const struct json_span *root, struct kn
 int api_parse_execute(const char *body, size_t len, const struct config *cfg,
 		      struct exec_request *out, cJSON **errors_out)
 {
+	return api_parse_request(body, len, cfg, true, out, errors_out);
+}
+
+int api_parse_request(const char *body, size_t len, const struct config *cfg, bool code_required,
+		      struct exec_request *out, cJSON **errors_out)
+{
 	cJSON *errors = cJSON_CreateArray();
 	struct json_span root;
 	struct known k;
@@ -525,7 +537,7 @@ int api_parse_execute(const char *body, size_t len, const struct config *cfg,
 		goto out;
 	}
 	find_known(body, &root, &k);
-	parse_code(body, k.has_code ? &k.code : NULL, out, errors);
+	parse_code(body, k.has_code ? &k.code : NULL, out, code_required, errors);
 	parse_files(body, k.has_files ? &k.files : NULL, cfg, out, errors);
 	parse_timeout(body, k.has_timeout ? &k.timeout : NULL, cfg, out, errors);
 	parse_stdin(body, k.has_stdin ? &k.stdin_ : NULL, cfg, out, errors);
@@ -725,43 +737,39 @@ static void respond_result(struct http_response *resp, struct exec_result *res, 
 	http_response_stream(resp, 200, JSON, &stream); /* resp owns a */
 }
 
-void api_execute(void *ctx, const struct http_request *req, struct http_response *resp)
+int api_read_request(struct api *api, const struct http_request *req, bool code_required,
+		     struct exec_request *er, struct http_response *resp)
 {
-	struct api *api = ctx;
-	struct exec_request er;
-	struct exec_result res = { 0 };
-	struct exec_ticket *ticket = req->admission ? *req->admission : NULL;
-	struct exec_client client = { req->client_fd, req->client_probe, req->probe_ctx };
 	cJSON *errors = NULL;
-	char err[CXD_ERR_MAX] = "", id[CXD_EXEC_ID_LEN + 1];
 	int rc;
 
-	if (req->admission)
-		*req->admission = NULL; /* the ticket is ours: executor_run consumes it */
+	memset(er, 0, sizeof(*er));
 	if (!api_is_json_type(req->content_type)) {
 		free(req->body);
-		executor_ticket_drop(ticket);
 		respond_not_json(resp, req->body_len);
-		return;
+		return -EINVAL;
 	}
-	rc = api_parse_execute(req->body, req->body_len, atomic_load(&api->cfg), &er, &errors);
+	rc = api_parse_request(req->body, req->body_len, atomic_load(&api->cfg), code_required, er,
+			       &errors);
 	free(req->body); /* parsed: only the request's values are kept */
-	if (rc != 0) {
-		executor_ticket_drop(ticket);
-		if (!errors) {
-			http_response_detail(resp, 500, "Out of memory");
-			return;
-		}
-		respond_validation(resp, errors);
-		return;
+	if (rc == 0) {
+		er->key = req->key;
+		return 0;
 	}
-	er.key = req->key;
-	rc = executor_run(api->executor, ticket, &er, id, &client, &res, err, sizeof(err));
-	exec_request_free(&er);
-	memcpy(resp->execution_id, id, sizeof(id));
+	if (!errors)
+		http_response_detail(resp, 500, "Out of memory");
+	else
+		respond_validation(resp, errors);
+	return -EINVAL;
+}
+
+void api_answer_run(struct api *api, int rc, struct exec_result *res,
+		    char id[CXD_EXEC_ID_LEN + 1], const char *err, struct http_response *resp)
+{
+	memcpy(resp->execution_id, id, CXD_EXEC_ID_LEN + 1);
 	switch (rc) {
 	case 0:
-		respond_result(resp, &res, id);
+		respond_result(resp, res, id);
 		break;
 	case -EAGAIN:
 	case -ETIMEDOUT:
@@ -779,10 +787,31 @@ void api_execute(void *ctx, const struct http_request *req, struct http_response
 	default:
 		if (!id[0])
 			exec_id_new(id); /* failed before an execution had one */
-		memcpy(resp->execution_id, id, sizeof(id));
+		memcpy(resp->execution_id, id, CXD_EXEC_ID_LEN + 1);
 		respond_failure(resp, id, err[0] ? err : "Execution failed");
 		break;
 	}
+}
+
+void api_execute(void *ctx, const struct http_request *req, struct http_response *resp)
+{
+	struct api *api = ctx;
+	struct exec_request er;
+	struct exec_result res = { 0 };
+	struct exec_ticket *ticket = req->admission ? *req->admission : NULL;
+	struct exec_client client = { req->client_fd, req->client_probe, req->probe_ctx };
+	char err[CXD_ERR_MAX] = "", id[CXD_EXEC_ID_LEN + 1];
+	int rc;
+
+	if (req->admission)
+		*req->admission = NULL; /* the ticket is ours: executor_run consumes it */
+	if (api_read_request(api, req, true, &er, resp) != 0) {
+		executor_ticket_drop(ticket);
+		return;
+	}
+	rc = executor_run(api->executor, ticket, &er, id, &client, &res, err, sizeof(err));
+	exec_request_free(&er);
+	api_answer_run(api, rc, &res, id, err, resp);
 	exec_result_free(&res);
 }
 

@@ -99,13 +99,17 @@ static const struct config_key keys[] = {
 	LIST(output.allow, CXD_INCLUDE_PATTERNS_MAX, "*"),
 	ENUM(log.level, log_levels, LOG_INFO),
 	ENUM(log.format, log_formats, LOG_FORMAT_TEXT),
+	NUM(INT, sessions.max, 0, 10000, 16, NULL),
+	NUM(INT, sessions.idle_timeout_seconds, 1, 86400, 600, NULL),
+	NUM(INT, sessions.max_lifetime_seconds, 1, 604800, 3600, NULL),
 	STR(auth.keys_file, 0, "", NULL),
 	NUM(BOOL, auth.protect_docs, 0, 1, 0, NULL),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
 static const char *const sections[] = {
-	"server", "docker", "execution", "limits", "request", "output", "log", "auth",
+	"server", "docker", "execution", "limits", "request", "output", "log", "sessions",
+	"auth",
 };
 
 /* Keys read once at start-up: a reload keeps their old value and says that
@@ -124,6 +128,7 @@ static const struct { const char *lesser, *greater; } rules[] = {
 	{ "execution.timeout_seconds", "execution.max_timeout_seconds" },
 	{ "output.max_file_bytes", "output.max_total_bytes" },
 	{ "server.max_body_bytes", "server.max_inflight_body_bytes" },
+	{ "sessions.idle_timeout_seconds", "sessions.max_lifetime_seconds" },
 };
 
 /* --- names and messages --------------------------------------------------- */

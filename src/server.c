@@ -25,6 +25,7 @@
 #include <microhttpd.h>
 
 #include "codeexecd/api.h"
+#include "codeexecd/api_sessions.h"
 #include "codeexecd/auth.h"
 #include "codeexecd/deadline.h"
 #include "codeexecd/docs.h"
@@ -57,6 +58,12 @@ struct route {
 static const struct route routes[] = {
 	{ "POST", "/execute", false, true, api_execute, ACCESS_KEY, true, api_execute_admit,
 	  api_execute_release },
+	{ "POST", "/sessions", false, true, api_sessions_create, ACCESS_KEY, true,
+	  api_execute_admit, api_execute_release },
+	{ "POST", "/sessions/", true, true, api_sessions_execute, ACCESS_KEY, true,
+	  api_execute_admit, api_execute_release },
+	{ "GET", "/sessions/", true, false, api_sessions_get, ACCESS_KEY, false, NULL, NULL },
+	{ "DELETE", "/sessions/", true, false, api_sessions_delete, ACCESS_KEY, false, NULL, NULL },
 	{ "GET", "/health", false, false, api_health, ACCESS_PUBLIC, false, NULL, NULL },
 	{ "GET", "/ready", false, false, api_ready, ACCESS_PUBLIC, false, NULL, NULL },
 	{ "GET", "/metrics", false, false, api_metrics, ACCESS_METRICS, false, NULL, NULL },

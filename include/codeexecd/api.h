@@ -10,12 +10,14 @@
 #include "codeexecd/http.h"
 
 struct executor;
+struct sessions;
 
 struct api {
 	/* Replaced by a reload (main keeps every generation alive); each
 	 * handler reads it once. */
 	const struct config *_Atomic cfg;
 	struct executor *executor;
+	struct sessions *sessions;  /* NULL: no sessions (tests) */
 };
 
 /* /execute: admission when its headers arrive (a ticket from the executor,
@@ -33,6 +35,22 @@ void api_metrics(void *ctx, const struct http_request *req, struct http_response
  * -EINVAL with *errors set to the FastAPI "detail" array (caller frees). */
 int api_parse_execute(const char *body, size_t len, const struct config *cfg,
 		      struct exec_request *out, cJSON **errors);
+
+/* As api_parse_execute; code_required false: "code" may be absent (the
+ * body of POST /sessions), and is then "". */
+int api_parse_request(const char *body, size_t len, const struct config *cfg, bool code_required,
+		      struct exec_request *out, cJSON **errors);
+
+/* An /execute-shaped request (also a session's call) from req: 0 with er
+ * filled (its key set), or -EINVAL with resp filled (422). Frees req->body
+ * either way. */
+int api_read_request(struct api *api, const struct http_request *req, bool code_required,
+		     struct exec_request *er, struct http_response *resp);
+
+/* The answer to an execution (executor_run's rc, res taken when 0, its id
+ * and error text), as /execute gives it. */
+void api_answer_run(struct api *api, int rc, struct exec_result *res,
+		    char id[CXD_EXEC_ID_LEN + 1], const char *err, struct http_response *resp);
 
 /* True for a Content-Type FastAPI decodes as JSON (application/json,
  * application/<x>+json); false for none. */

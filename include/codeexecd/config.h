@@ -97,6 +97,11 @@ struct config {
 		enum log_format format;
 	} log;
 	struct {
+		int max;                        /* open at once; 0 = sessions are off */
+		int idle_timeout_seconds;       /* unused this long: ended */
+		int max_lifetime_seconds;       /* this long after creation: ended */
+	} sessions;
+	struct {
 		char keys_file[CXD_CONFIG_STRING_MAX]; /* "" = no API keys */
 		bool protect_docs;              /* /, /openapi.json, /docs, /redoc need a key */
 	} auth;

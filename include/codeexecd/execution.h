@@ -36,6 +36,9 @@ struct exec_request {
 	char **output_include;
 	size_t noutput_include;
 	enum exec_figures capture_figures;
+	/* A session's job (the executor sets it, never the request): the
+	 * runner keeps its interpreter for the next job (protocol.h). */
+	bool session;
 };
 
 /* Where the time of one execution went (milliseconds), for the logs and

@@ -23,7 +23,7 @@
 	"max_connections_per_ip, idle_timeout_seconds, header_memory_bytes, max_body_bytes, " \
 	"max_inflight_body_bytes, request_timeout_seconds, cors_origins, allowed_hosts, metrics, " \
 	"metrics_listen"
-#define SECTIONS "server, docker, execution, limits, request, output, log, auth"
+#define SECTIONS "server, docker, execution, limits, request, output, log, sessions, auth"
 #define SIZE_HINT "(bytes, or a number with suffix k, m, g or t)"
 
 /* One value for every key, none of them the default. */
@@ -54,6 +54,7 @@ static const char *const non_defaults[] = {
 	"output.max_file_bytes=0", "output.max_total_bytes=1g",
 	"output.include=report*.csv,out/*.csv", "output.allow=*.png,out/**",
 	"log.level=debug", "log.format=json",
+	"sessions.max=0", "sessions.idle_timeout_seconds=5", "sessions.max_lifetime_seconds=50",
 	"auth.keys_file=/etc/codeexecd/keys", "auth.protect_docs=yes",
 };
 #define N_NON_DEFAULTS (sizeof non_defaults / sizeof non_defaults[0])

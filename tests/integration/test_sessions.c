@@ -497,6 +497,70 @@ START_TEST(test_key_ownership)
 }
 END_TEST
 
+/* sys.exit ends the call (with its code) and the session goes on, as in a
+ * notebook; os._exit ends the process, and so the session. Per-call stdin,
+ * figures and output_files (what the call created or changed). */
+START_TEST(test_exit_stdin_and_outputs)
+{
+	struct harness_daemon *d = start("execution:\n  pool_size: 1\n");
+	char id[ID_LEN + 1], body[512];
+	struct harness_response r;
+	cJSON *j = NULL, *files;
+
+	open_session(d, "{}", id);
+	expect_output(d, id, "y = 7", "");
+	ck_assert_int_eq(call(d, id, "import sys\nprint(y)\nsys.exit(3)", &j), 200);
+	ck_assert_int_eq(cJSON_GetObjectItemCaseSensitive(j, "exit_code")->valueint, 3);
+	ck_assert_str_eq(str(j, "output"), "7\n");
+	cJSON_Delete(j);
+	expect_output(d, id, "print(y + 1)", "8\n");
+
+	/* each call has its own stdin */
+	(void)snprintf(body, sizeof(body), "/sessions/%s/execute", id);
+	const char *with_stdin = "{\"code\": \"print(input() * 2)\", \"stdin\": \"ab\\n\"}";
+	ck_assert_int_eq(harness_http(d, "POST", body, with_stdin, strlen(with_stdin), json_header,
+				      &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	j = harness_json(&r);
+	ck_assert_str_eq(str(j, "output"), "abab\n");
+	cJSON_Delete(j);
+	harness_response_free(&r);
+
+	/* output_files: only what this call wrote; a figure left open comes back */
+	const char *write_two = "{\"code\": \"open('/execution/output/a.csv','w').write('1')\\n"
+				"import matplotlib.pyplot as plt\\nplt.plot([1, 2])\", "
+				"\"output_include\": [\"*\"]}";
+	ck_assert_int_eq(harness_http(d, "POST", body, write_two, strlen(write_two), json_header,
+				      &r), 0);
+	j = harness_json(&r);
+	files = cJSON_GetObjectItemCaseSensitive(j, "output_files");
+	ck_assert_msg(cJSON_GetArraySize(files) == 2 &&
+		      cJSON_GetObjectItemCaseSensitive(files, "a.csv") &&
+		      cJSON_GetObjectItemCaseSensitive(files, "figure-1.png"), "%s",
+		      harness_describe(&r));
+	cJSON_Delete(j);
+	harness_response_free(&r);
+	const char *write_one = "{\"code\": \"open('/execution/output/b.csv','w').write('2')\", "
+				"\"output_include\": [\"*\"]}";
+	ck_assert_int_eq(harness_http(d, "POST", body, write_one, strlen(write_one), json_header,
+				      &r), 0);
+	j = harness_json(&r);
+	files = cJSON_GetObjectItemCaseSensitive(j, "output_files");
+	ck_assert_msg(cJSON_GetArraySize(files) == 1 &&
+		      cJSON_GetObjectItemCaseSensitive(files, "b.csv"), "%s", harness_describe(&r));
+	cJSON_Delete(j);
+	harness_response_free(&r);
+
+	/* os._exit: the process is gone, and so is the session */
+	ck_assert_int_eq(call(d, id, "import os\nos._exit(5)", &j), 200);
+	ck_assert_int_eq(cJSON_GetObjectItemCaseSensitive(j, "exit_code")->valueint, 5);
+	cJSON_Delete(j);
+	ck_assert_int_eq(call(d, id, "print(y)", &j), 404);
+	cJSON_Delete(j);
+	stop_clean(d);
+}
+END_TEST
+
 static Suite *sessions_suite(void)
 {
 	Suite *s = suite_create("sessions");
@@ -504,6 +568,7 @@ static Suite *sessions_suite(void)
 
 	tcase_set_timeout(tc, TCASE_TIMEOUT_S);
 	tcase_add_test(tc, test_state_persists);
+	tcase_add_test(tc, test_exit_stdin_and_outputs);
 	tcase_add_test(tc, test_sessions_are_separate);
 	tcase_add_test(tc, test_memory_bomb_ends_its_session);
 	tcase_add_test(tc, test_fork_bomb_ends_its_session);

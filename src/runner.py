@@ -43,7 +43,7 @@ import ctypes
 import fnmatch
 import gc
 import importlib
-import importlib.util
+import importlib.machinery
 import io
 import json
 import mmap
@@ -57,11 +57,13 @@ import tarfile
 import time
 import types
 import warnings
+import weakref
 
 WORK = "/execution"
 MAIN = WORK + "/main.py"
 CHUNK = 65536
 DRAIN_AFTER_EXIT = 0.2  # seconds to collect output from orphans holding pipes
+DRAIN_READS = 16        # chunks read after a session call's status (a thread may go on)
 MAX_WALK = 100000       # entries of /execution/output looked at
 FONT_CACHE = "/usr/local/share/codeexecd/matplotlib"  # built into the image
 RUNNER_FILE = sys._getframe().f_code.co_filename      # "<string>"
@@ -197,14 +199,45 @@ def read_exact(n):
 
 
 def write_new(path, data, replace=False):
-    """Writes a file of the job; replace: a later job of a session, which
-    may overwrite what the session left (never through a link)."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW
-    flags |= os.O_TRUNC if replace else os.O_EXCL
-    fd = os.open(path, flags, 0o644)
-    with os.fdopen(fd, "wb") as f:
+    """Writes a file of the job (path under WORK) into a new regular file,
+    never through a link: each directory on the way is opened without
+    following one (and made when missing). replace: a later job of a
+    session, whose code may have left anything at that name, which is
+    removed first."""
+    parts = os.path.relpath(path, WORK).split("/")
+    fd = os.open(WORK, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for part in parts[:-1]:
+            try:
+                os.mkdir(part, 0o755, dir_fd=fd)
+            except FileExistsError:
+                pass
+            sub = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = sub
+        if replace:
+            try:
+                os.unlink(parts[-1], dir_fd=fd)
+            except FileNotFoundError:
+                pass
+        out = os.open(parts[-1], os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW |
+                      os.O_NONBLOCK, 0o644, dir_fd=fd)
+    finally:
+        os.close(fd)
+    with os.fdopen(out, "wb") as f:
         f.write(data)
+
+
+def write_file(path, data, replace):
+    """A request file: in a session whose code put something in its way
+    that cannot be removed (a directory), a note instead."""
+    try:
+        write_new(path, data, replace)
+    except OSError as exc:
+        if not replace:
+            raise
+        note("file %s was not written: %s" % (os.path.relpath(path, WORK + "/files"),
+                                              exc.strerror))
 
 
 def unpack_job(replace=False):
@@ -218,11 +251,12 @@ def unpack_job(replace=False):
         raise
     if head[:4] != b"CXD1":
         raise ValueError("bad job header")
-    return open_job(read_exact(int(head[4:], 16)), write_new, replace)
+    return open_job(read_exact(int(head[4:], 16)), replace)
 
 
-def open_job(job, write, replace):
-    """The job's parameters and stdin; its code and files go to write."""
+def open_job(job, replace, write=True):
+    """The job's parameters and stdin; its code and files are written
+    (unless write is false: a rehearsal)."""
     params, stdin_data = {}, b""
     with tarfile.open(fileobj=io.BytesIO(job), mode="r:") as tar:
         for m in tar:
@@ -231,12 +265,12 @@ def open_job(job, write, replace):
             data = tar.extractfile(m).read()
             if m.name == "job.json":
                 params = json.loads(data)
-            elif m.name == "main.py":
-                write(MAIN, data, replace)
+            elif m.name == "main.py" and write:
+                write_new(MAIN, data, replace)
             elif m.name == "stdin":
                 stdin_data = data
-            elif m.name.startswith("files/"):
-                write(WORK + "/" + m.name, data, replace)
+            elif m.name.startswith("files/") and write:
+                write_file(WORK + "/" + m.name, data, replace)
     return params, stdin_data
 
 
@@ -253,7 +287,7 @@ def rehearse_runner():
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
-    open_job(buf.getvalue(), lambda *_: None, False)
+    open_job(buf.getvalue(), False, write=False)
     json.dumps({"exit_code": 0, "signal": 0, "run_ms": time.monotonic()})
     go_message({}, b"")
     struct.pack(">cI", b"X", 0)
@@ -329,6 +363,7 @@ class Job:
 
     def __init__(self, go, ctl, flags):
         self.go, self.ctl = go, ctl
+        self.pid = os.getpid()  # the program's process (a fork of it is not)
         self.namespace = None  # the program's __main__ (set for the first job)
         self.session = bool(flags.get("session"))
         self.stream = bool(flags.get("stream"))
@@ -370,6 +405,9 @@ def read_go(go):
 
 def go_message(params, stdin_data=b""):
     flags = {k: bool(params.get(k)) for k in ("session", "stream", "capture_figures")}
+    # Figures only when they could come back: the old service's CSV-only
+    # selection never pays for a PNG (nor sees a file it did not make).
+    flags["capture_figures"] &= bool(select_outputs(["figure-1.png"], params))
     flags["stdin_len"] = len(stdin_data)
     body = json.dumps(flags).encode()
     return struct.pack(">I", len(body)) + body + stdin_data
@@ -411,7 +449,9 @@ def use_stdin(data):
 class Figures:
     """Saves the matplotlib figures that the code shows or leaves open as
     output/figure-N.png, unless it saved them itself. pyplot is patched
-    when it is imported (at once if the zygote preloaded it)."""
+    when it is imported (at once if the zygote preloaded it). Only the
+    program's own process captures: a copy it forked shows and ends as
+    without this."""
 
     current = None  # one per process: pyplot is patched once
 
@@ -424,62 +464,73 @@ class Figures:
         return cls.current
 
     def __init__(self):
-        self.job, self.saved, self.count = None, set(), 0
-        self.pyplot = None
+        self.job, self.saved, self.count = None, weakref.WeakSet(), 0
+        self.pyplot, self.pid = None, os.getpid()
         if "matplotlib.pyplot" in sys.modules:
             self.patch(sys.modules["matplotlib.pyplot"])
         else:
             sys.meta_path.insert(0, self)
 
-    # importlib's finder protocol: only to see pyplot being imported
+    def active(self):
+        return self.pyplot is not None and self.job is not None and os.getpid() == self.pid
+
+    # importlib's finder protocol, only to see pyplot being imported (a
+    # look-up alone, importlib.util.find_spec, patches nothing)
     def find_spec(self, name, path=None, target=None):
         if name != "matplotlib.pyplot":
             return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(name)
-        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or not hasattr(spec.loader, "exec_module"):
             return spec
         run_module, figures = spec.loader.exec_module, self
 
         def exec_module(module):
             run_module(module)
+            if figures in sys.meta_path:
+                sys.meta_path.remove(figures)
             figures.patch(module)
         spec.loader.exec_module = exec_module
         return spec
 
     def patch(self, pyplot):
-        from matplotlib.figure import Figure
-        figures, savefig = self, Figure.savefig
+        try:
+            from matplotlib.figure import Figure
+            from matplotlib import _pylab_helpers
+        except Exception:
+            return  # not the matplotlib this knows: no figures
+        figures, savefig, plain_show = self, Figure.savefig, pyplot.show
 
         def saving(fig, *args, **kwargs):
-            figures.saved.add(id(fig))
-            return savefig(fig, *args, **kwargs)
+            done = savefig(fig, *args, **kwargs)
+            figures.saved.add(fig)
+            return done
 
         def show(*args, **kwargs):
-            if figures.job is None:
+            if not figures.active():
                 return plain_show(*args, **kwargs)
-            figures.capture(announce=True)
+            figures.capture(announce=True, close=False)
             return None
-        plain_show = pyplot.show
         functools_wraps(saving, savefig)
         functools_wraps(show, plain_show)
-        self.pyplot, self.savefig = pyplot, savefig
+        self.pyplot, self.savefig, self.managers = pyplot, savefig, _pylab_helpers.Gcf
         Figure.savefig = saving
         pyplot.show = show
 
-    def capture(self, announce=False):
-        """Saves every open figure the code did not save, then closes it
-        (as a notebook does at the end of a cell)."""
-        pyplot = self.pyplot
-        if pyplot is None or self.job is None:
+    def capture(self, announce=False, close=True):
+        """Saves every open figure the code did not save; close: then
+        closes them all (at the end of a session's call, as a notebook
+        does; plt.show() keeps them, as Agg's show does)."""
+        if not self.active():
             return
-        for num in list(pyplot.get_fignums()):
-            fig = pyplot.figure(num)
-            if id(fig) not in self.saved:
+        figs = [m.canvas.figure for m in self.managers.get_all_fig_managers()]
+        for fig in figs:
+            if fig not in self.saved:
                 name = self.save(fig)
                 if name and announce and self.job.stream:
                     self.job.tell({"figure": name})
-            pyplot.close(fig)
+        if close:
+            for fig in figs:
+                self.pyplot.close(fig)
 
     def save(self, fig):
         while True:
@@ -499,7 +550,7 @@ class Figures:
         except Exception as exc:
             sys.stderr.write("codeexecd: figure %d could not be saved: %s\n" % (self.count, exc))
             return None
-        self.saved.add(id(fig))
+        self.saved.add(fig)
         return name
 
 
@@ -573,7 +624,7 @@ def system_exit_status(exc):
     return 1
 
 
-def finish(namespace, status):
+def finish(namespace, status, copy=False):
     """The end of a program as the interpreter ends it: non-daemon threads
     joined, atexit handlers, the program's own objects released (an
     unclosed file is flushed), standard streams flushed. Then _exit: the
@@ -599,9 +650,11 @@ def finish(namespace, status):
                 status = 120  # as the interpreter: output could not be written
     # Done but for leaving: the status goes to the page shared with the
     # runner, and the pipes close now, so the runner need not wait for the
-    # kernel to take this large process apart.
-    Program.done_page[0:2] = bytes((1, status & 0xFF))
-    os.closerange(0, 3)
+    # kernel to take this large process apart. (Not for a copy the code
+    # forked, which only ends, as it would in a plain interpreter.)
+    if not copy:
+        Program.done_page[0:2] = bytes((1, status & 0xFF))
+        os.closerange(0, 3)
     os._exit(status)
 
 
@@ -636,6 +689,7 @@ class Program:
             os.set_blocking(fd, False)
         self.readers = {self.out_r: b"O", self.err_r: b"E"}
         self.ctl_buf = b""
+        self.frozen = False
 
     def wait_rehearsed(self):
         """Waits for the child's rehearsal (see rehearse_child): its line
@@ -647,14 +701,27 @@ class Program:
             except BlockingIOError:
                 continue
             self.ctl_buf += data
-            if not data or b"\n" in self.ctl_buf:
+            if not data:
+                raise EOFError("the program's process ended before its job")
+            if b"\n" in self.ctl_buf:
                 self.ctl_buf = self.ctl_buf.partition(b"\n")[2]
                 return
+
+    def freeze(self):
+        """Between the calls of a session, nothing the code left running
+        (threads, processes) may use the CPU: every process of the
+        container but the runner is stopped until the next go. A few rounds
+        catch what forked meanwhile."""
+        self.frozen = True
+        signal_all(signal.SIGSTOP)
 
     def go(self, params, stdin_data):
         """Starts a job: a session's stdin goes with the go message, a
         one-shot job's through the stdin pipe (see pump)."""
         session = bool(params.get("session"))
+        if self.frozen:
+            signal_all(signal.SIGCONT)
+            self.frozen = False
         message = go_message(params, stdin_data if session else b"")
         try:
             view = memoryview(message)
@@ -681,9 +748,10 @@ class Program:
             if got == self.pid:
                 self.status = st
 
-    def forward(self, fd, limit=None):
-        """Sends what the pipe holds now as records; False at its end."""
-        for _ in range(limit or 1 << 30):
+    def forward(self, fd, reads=1):
+        """Sends what the pipe holds now (at most reads chunks) as records;
+        False at its end."""
+        for _ in range(reads):
             try:
                 data = os.read(fd, CHUNK)
             except BlockingIOError:
@@ -692,8 +760,6 @@ class Program:
                 del self.readers[fd]
                 return False
             send(self.readers[fd], data)
-            if limit:
-                return True
         return True
 
     def control(self, params):
@@ -705,6 +771,7 @@ class Program:
         except BlockingIOError:
             return None
         if not data:
+            os.close(self.ctl_r)
             self.ctl_r = None
             return None
         self.ctl_buf += data
@@ -750,10 +817,11 @@ class Program:
                 if fd == self.ctl_r:
                     code = self.control(params)
                 elif fd in self.readers:
-                    self.forward(fd, limit=1)
-            if code is not None and session:
-                for fd in list(self.readers):  # written before the status: in the pipe now
                     self.forward(fd)
+            if code is not None and session:
+                self.freeze()
+                for fd in list(self.readers):  # written before the status: in the pipe now
+                    self.forward(fd, reads=DRAIN_READS)
                 return code, 0, True
             for fd in w:
                 try:
@@ -777,6 +845,19 @@ class Program:
         if self.stdin_w is not None:
             os.close(self.stdin_w)
             self.stdin_w = None
+
+
+def signal_all(sig, rounds=3):
+    """Sends sig to every process of the container but the runner (and an
+    init, if the engine put one at PID 1)."""
+    spare = {1, os.getpid()}
+    for _ in range(rounds):
+        for name in os.listdir("/proc"):
+            if name.isdigit() and int(name) not in spare:
+                try:
+                    os.kill(int(name), sig)
+                except OSError:
+                    pass
 
 
 def send_figure(name, params):
@@ -1052,11 +1133,13 @@ else:
             _status = system_exit_status(_exc)
         except BaseException as _exc:
             _status = report_uncaught(_exc)
+        if os.getpid() != _job.pid:
+            finish(_program, _status, copy=True)  # a copy the code forked: it only ends
         if not _job.session:
             break
         _job = end_of_job(_job, _status)
         if _job is None:
             os._exit(0)
     if _job.figures:
-        _job.figures.capture()
+        _job.figures.capture(close=False)  # atexit handlers may still want them
     finish(_program, _status)

@@ -737,7 +737,8 @@ void api_execute(void *ctx, const struct http_request *req, struct http_response
 		return;
 	}
 	er.key = req->key;
-	rc = executor_run(api->executor, ticket, &er, id, &client, &res, err, sizeof(err));
+	rc = executor_run(api->executor, ticket, &er, id, &client, NULL, &res, err,
+			  sizeof(err));
 	exec_request_free(&er);
 	memcpy(resp->execution_id, id, sizeof(id));
 	switch (rc) {

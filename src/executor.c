@@ -583,13 +583,13 @@ static void health_invalidate(struct executor *ex)
 
 int executor_run(struct executor *ex, struct exec_ticket *ticket, const struct exec_request *req,
 		 char exec_id[CXD_EXEC_ID_LEN + 1], const struct exec_client *client,
-		 struct exec_result *res, char *err, size_t errlen)
+		 const struct run_sink *sink, struct exec_result *res, char *err, size_t errlen)
 {
 	const struct config *cfg = atomic_load(&ex->cfg);
 	int timeout_s = req->timeout_seconds > 0 ? req->timeout_seconds
 						 : cfg->execution.timeout_seconds;
 	struct sandbox_run run = {
-		.req = req, .timeout_ms = timeout_s * 1000,
+		.req = req, .sink = sink, .timeout_ms = timeout_s * 1000,
 		.client = client, .stop_fd = ex->stop_fd,
 	};
 	struct sandbox_slot *slot = NULL;

@@ -706,64 +706,83 @@ static void respond_result(struct http_response *resp, struct exec_result *res, 
 	http_response_stream(resp, 200, JSON, &stream); /* resp owns a */
 }
 
+int api_execute_prepare(struct api *api, const struct http_request *req,
+			struct exec_request *er, struct exec_ticket **ticket,
+			struct http_response *resp)
+{
+	cJSON *errors = NULL;
+	int rc;
+
+	*ticket = req->admission ? *req->admission : NULL;
+	if (req->admission)
+		*req->admission = NULL; /* the ticket is ours: executor_run consumes it */
+	if (!api_is_json_type(req->content_type)) {
+		free(req->body);
+		executor_ticket_drop(*ticket);
+		*ticket = NULL;
+		respond_not_json(resp, req->body_len);
+		return -EINVAL;
+	}
+	rc = api_parse_execute(req->body, req->body_len, atomic_load(&api->cfg), er, &errors);
+	free(req->body); /* parsed: only the request's values are kept */
+	if (rc != 0) {
+		executor_ticket_drop(*ticket);
+		*ticket = NULL;
+		if (!errors) {
+			http_response_detail(resp, 500, "Out of memory");
+			return -ENOMEM;
+		}
+		respond_validation(resp, errors);
+		return rc;
+	}
+	er->key = req->key;
+	return 0;
+}
+
+bool api_execute_refused(struct api *api, int rc, const char *err, struct http_response *resp)
+{
+	switch (rc) {
+	case -EAGAIN:
+	case -ETIMEDOUT:
+		resp->retry_after = executor_retry_after(api->executor);
+		http_response_detail(resp, 429, err[0] ? err : "Too many executions; retry later");
+		return true;
+	case -ESHUTDOWN:
+	case -EHOSTUNREACH:
+		resp->retry_after = 5;
+		http_response_detail(resp, 503, err[0] ? err : "Service unavailable");
+		return true;
+	case -ECANCELED:
+		http_response_detail(resp, 503, "The client went away; the execution was stopped");
+		return true;
+	default:
+		return false;
+	}
+}
+
 void api_execute(void *ctx, const struct http_request *req, struct http_response *resp)
 {
 	struct api *api = ctx;
 	struct exec_request er;
 	struct exec_result res = { 0 };
-	struct exec_ticket *ticket = req->admission ? *req->admission : NULL;
+	struct exec_ticket *ticket;
 	struct exec_client client = { req->client_fd, req->client_probe, req->probe_ctx };
-	cJSON *errors = NULL;
 	char err[CXD_ERR_MAX] = "", id[CXD_EXEC_ID_LEN + 1];
 	int rc;
 
-	if (req->admission)
-		*req->admission = NULL; /* the ticket is ours: executor_run consumes it */
-	if (!api_is_json_type(req->content_type)) {
-		free(req->body);
-		executor_ticket_drop(ticket);
-		respond_not_json(resp, req->body_len);
+	if (api_execute_prepare(api, req, &er, &ticket, resp) != 0)
 		return;
-	}
-	rc = api_parse_execute(req->body, req->body_len, atomic_load(&api->cfg), &er, &errors);
-	free(req->body); /* parsed: only the request's values are kept */
-	if (rc != 0) {
-		executor_ticket_drop(ticket);
-		if (!errors) {
-			http_response_detail(resp, 500, "Out of memory");
-			return;
-		}
-		respond_validation(resp, errors);
-		return;
-	}
-	er.key = req->key;
 	rc = executor_run(api->executor, ticket, &er, id, &client, NULL, &res, err,
 			  sizeof(err));
 	exec_request_free(&er);
 	memcpy(resp->execution_id, id, sizeof(id));
-	switch (rc) {
-	case 0:
+	if (rc == 0) {
 		respond_result(resp, &res, id);
-		break;
-	case -EAGAIN:
-	case -ETIMEDOUT:
-		resp->retry_after = executor_retry_after(api->executor);
-		http_response_detail(resp, 429, err[0] ? err : "Too many executions; retry later");
-		break;
-	case -ESHUTDOWN:
-	case -EHOSTUNREACH:
-		resp->retry_after = 5;
-		http_response_detail(resp, 503, err[0] ? err : "Service unavailable");
-		break;
-	case -ECANCELED:
-		http_response_detail(resp, 503, "The client went away; the execution was stopped");
-		break;
-	default:
+	} else if (!api_execute_refused(api, rc, err, resp)) {
 		if (!id[0])
 			exec_id_new(id); /* failed before an execution had one */
 		memcpy(resp->execution_id, id, sizeof(id));
 		respond_failure(resp, id, err[0] ? err : "Execution failed");
-		break;
 	}
 	exec_result_free(&res);
 }

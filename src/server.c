@@ -4,7 +4,8 @@
  *
  * Threading: one thread per connection (MHD_USE_THREAD_PER_CONNECTION), so a
  * handler may block for the length of an execution while /health and the
- * other routes keep answering on their own connections. The number of
+ * other routes keep answering on their own connections, and a streamed
+ * body's read() may block until it has something (/execute/stream). The number of
  * connections, the connections per IP, the idle timeout and the memory for
  * request headers are bounded by the configuration. */
 #include <arpa/inet.h>
@@ -25,6 +26,7 @@
 #include <microhttpd.h>
 
 #include "codeexecd/api.h"
+#include "codeexecd/api_stream.h"
 #include "codeexecd/auth.h"
 #include "codeexecd/deadline.h"
 #include "codeexecd/docs.h"
@@ -57,6 +59,8 @@ struct route {
 static const struct route routes[] = {
 	{ "POST", "/execute", false, true, api_execute, ACCESS_KEY, true, api_execute_admit,
 	  api_execute_release },
+	{ "POST", "/execute/stream", false, true, api_execute_stream, ACCESS_KEY, true,
+	  api_execute_admit, api_execute_release },
 	{ "GET", "/health", false, false, api_health, ACCESS_PUBLIC, false, NULL, NULL },
 	{ "GET", "/ready", false, false, api_ready, ACCESS_PUBLIC, false, NULL, NULL },
 	{ "GET", "/metrics", false, false, api_metrics, ACCESS_METRICS, false, NULL, NULL },
@@ -269,7 +273,8 @@ static struct MHD_Response *make_response(struct http_response *resp)
 			return NULL;
 		}
 		*s = resp->stream;
-		r = MHD_create_response_from_callback(s->len, STREAM_BLOCK, stream_read, s,
+		r = MHD_create_response_from_callback(s->len == HTTP_LEN_UNKNOWN ? MHD_SIZE_UNKNOWN
+						      : s->len, STREAM_BLOCK, stream_read, s,
 						      stream_free);
 		if (!r)
 			stream_free(s);

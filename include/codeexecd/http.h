@@ -39,8 +39,12 @@ struct http_body_stream {
 	size_t (*read)(void *ctx, char *buf, size_t room);
 	void (*free)(void *ctx);
 	void *ctx;
-	size_t len;                /* the exact total length */
+	size_t len;                /* the exact total length, or HTTP_LEN_UNKNOWN: sent
+				      chunked (HTTP/1.1), read() may block until it has
+				      something, each piece goes out as soon as read */
 };
+
+#define HTTP_LEN_UNKNOWN ((size_t)-1)
 
 struct http_response {
 	int status;

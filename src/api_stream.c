@@ -15,10 +15,12 @@
  * request. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "codeexecd/api.h"
 #include "codeexecd/api_stream.h"
@@ -28,6 +30,7 @@
 
 #define NDJSON_TYPE "application/x-ndjson"
 #define STREAM_CHAN_BYTES (64 * 1024) /* lines not yet taken by the socket */
+#define STREAM_STALL_S 30             /* see chan_out */
 
 
 struct stream_job {
@@ -45,13 +48,28 @@ struct stream_job {
 	bool started;                /* the execution began: the answer is the stream */
 	bool ended;                  /* executor_run returned */
 	int rc;                      /* executor_run's */
+	int timeout_s;               /* the run's time limit */
+	long write_deadline;         /* monotonic ms: a stalled reader is given up */
 	char id[CXD_EXEC_ID_LEN + 1];
 	char err[CXD_ERR_MAX];
 };
 
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* A reader that takes nothing for the run's whole time limit and then
+ * STREAM_STALL_S more is given up: the run is stopped as if it had gone
+ * (while the channel is full the run cannot see its own deadline). */
 static int chan_out(void *ctx, const char *data, size_t len)
 {
-	return chan_write(ctx, data, len);
+	struct stream_job *job = ctx;
+
+	return chan_write(job->chan, data, len, job->write_deadline);
 }
 
 /* The sink: the execution has its id and begins; the handler may answer. */
@@ -61,6 +79,7 @@ static int on_start(void *ctx, const char *exec_id)
 
 	pthread_mutex_lock(&job->mu);
 	(void)snprintf(job->id, sizeof(job->id), "%s", exec_id);
+	job->write_deadline = now_ms() + (long)(job->timeout_s + STREAM_STALL_S) * 1000L;
 	job->started = true;
 	pthread_cond_broadcast(&job->cv);
 	pthread_mutex_unlock(&job->mu);
@@ -181,7 +200,9 @@ static struct stream_job *job_new(struct api *api, struct exec_request *er,
 		return NULL;
 	}
 	job->er.key = job->key;
-	ndjson_init(&job->nd, chan_out, job->chan);
+	job->timeout_s = job->er.timeout_seconds > 0 ? job->er.timeout_seconds
+			 : atomic_load(&api->cfg)->execution.timeout_seconds;
+	ndjson_init(&job->nd, chan_out, job);
 	return job;
 }
 
@@ -232,6 +253,8 @@ void api_execute_stream(void *ctx, const struct http_request *req, struct http_r
 		return;
 	}
 	memcpy(resp->execution_id, job->id, sizeof(job->id));
+	/* The lines may be apart for as long as the run may last. */
+	resp->timeout_seconds = job->timeout_s + STREAM_STALL_S;
 	http_response_stream(resp, 200, NDJSON_TYPE, &(struct http_body_stream){
 		body_read, body_free, job, HTTP_LEN_UNKNOWN });
 	resp->cache_control = "no-store";

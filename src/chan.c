@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "codeexecd/chan.h"
 
@@ -21,6 +22,7 @@ struct chan {
 int chan_new(struct chan **out, size_t cap)
 {
 	struct chan *c = calloc(1, sizeof(*c));
+	pthread_condattr_t attr;
 
 	if (!c || cap == 0 || !(c->buf = malloc(cap))) {
 		free(c);
@@ -28,7 +30,10 @@ int chan_new(struct chan **out, size_t cap)
 	}
 	c->cap = cap;
 	pthread_mutex_init(&c->mu, NULL);
-	pthread_cond_init(&c->cv, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC); /* deadlines are monotonic */
+	pthread_cond_init(&c->cv, &attr);
+	pthread_condattr_destroy(&attr);
 	*out = c;
 	return 0;
 }
@@ -43,16 +48,23 @@ void chan_free(struct chan *c)
 	free(c);
 }
 
-int chan_write(struct chan *c, const char *data, size_t len)
+int chan_write(struct chan *c, const char *data, size_t len, long deadline_ms)
 {
-	int rc = 0;
+	struct timespec until = { .tv_sec = deadline_ms / 1000,
+				  .tv_nsec = (deadline_ms % 1000) * 1000000L };
+	int rc = 0, wrc = 0;
 
 	pthread_mutex_lock(&c->mu);
 	while (len > 0) {
-		while (c->len == c->cap && !c->reader_gone)
-			pthread_cond_wait(&c->cv, &c->mu);
+		while (c->len == c->cap && !c->reader_gone && wrc != ETIMEDOUT)
+			wrc = deadline_ms > 0 ? pthread_cond_timedwait(&c->cv, &c->mu, &until)
+					      : pthread_cond_wait(&c->cv, &c->mu);
 		if (c->reader_gone) {
 			rc = -EPIPE;
+			break;
+		}
+		if (c->len == c->cap) {
+			rc = -ETIMEDOUT;
 			break;
 		}
 		size_t tail = (c->head + c->len) % c->cap;

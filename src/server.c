@@ -125,6 +125,7 @@ struct request_state {
 	int fd;
 	bool http11;
 	bool probed;
+	bool long_timeout;     /* the answer set a longer idle timeout: restore it */
 };
 
 static double ms_since(const struct timespec *start)
@@ -704,6 +705,11 @@ static enum MHD_Result dispatch(struct listener *lst, struct MHD_Connection *con
 	st->route->handler(srv->api, &req, &resp); /* frees req.body */
 	if (resp.execution_id[0])
 		(void)clock_gettime(CLOCK_MONOTONIC, &st->answered);
+	if (resp.timeout_seconds > 0) {
+		st->long_timeout = true;
+		(void)MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
+						(unsigned int)resp.timeout_seconds);
+	}
 	return send_response(srv, conn, method, path, st, &resp);
 }
 
@@ -778,6 +784,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (st->admission && st->route && st->route->release)
 		st->route->release(srv->api, st->admission);
 	budget_give_back(srv, st);
+	if (st->long_timeout)
+		(void)MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
+						(unsigned int)st->cfg->server.idle_timeout_seconds);
 	/* The next request on this connection has the whole deadline again. */
 	deadlines_arm(srv->deadlines, connection_deadline(conn),
 		      st->cfg->server.request_timeout_seconds);

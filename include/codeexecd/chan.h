@@ -16,8 +16,10 @@ int chan_new(struct chan **out, size_t cap);
 void chan_free(struct chan *c);
 
 /* Puts all of data in, waiting for room as needed: 0, or -EPIPE when the
- * reader closed (some of data may be in). */
-int chan_write(struct chan *c, const char *data, size_t len);
+ * reader closed, or -ETIMEDOUT when the room did not come before
+ * deadline_ms (CLOCK_MONOTONIC milliseconds; 0: no deadline) (some of data
+ * may be in). */
+int chan_write(struct chan *c, const char *data, size_t len, long deadline_ms);
 /* The writer is done: the reader gets the rest, then the end. */
 void chan_close_writer(struct chan *c);
 

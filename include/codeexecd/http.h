@@ -56,6 +56,9 @@ struct http_response {
 	const char *cache_control; /* static string or NULL */
 	char etag[72];             /* "" = none */
 	int retry_after;           /* seconds; 0 = no Retry-After header */
+	/* The connection's idle timeout while this answer is written (a
+	 * streamed body that may be silent for long); 0: server.idle_timeout_seconds. */
+	int timeout_seconds;
 	char execution_id[CXD_EXEC_ID_LEN + 1]; /* for the access log; "" = none */
 };
 

@@ -59,7 +59,7 @@ async function swagger(page) {
       const path = pathEl?.getAttribute('data-path') ?? pathEl?.textContent?.trim() ?? '';
       return `${method} ${path}`;
     }));
-  for (const op of ['POST /execute', 'GET /health', 'GET /']) {
+  for (const op of ['POST /execute', 'POST /execute/stream', 'GET /health', 'GET /']) {
     check(`/docs: lists ${op}`, ops.includes(op), ops);
   }
   await page.screenshot({ path: join(artifacts, 'docs.png'), fullPage: true });

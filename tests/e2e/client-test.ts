@@ -210,7 +210,8 @@ async function failures_(): Promise<void> {
 
 // POST /execute/stream read with Node's fetch, line by line as it comes: the
 // first line of a program that prints, sleeps 2 s and prints again must
-// arrive well before the program ends (ratios only: the machine is shared).
+// arrive well before the program ends (no absolute start-up time is asserted:
+// the machine is shared).
 async function stream(): Promise<void> {
   const base = process.env.CODE_EXECUTION_SERVICE_URL || 'http://localhost:8080';
   const headers: Record<string, string> = { 'Content-Type': 'application/json' };
@@ -242,7 +243,9 @@ async function stream(): Promise<void> {
   console.log(`  stream: 'one' after ${one.toFixed(0)} ms, 'two' after ${two.toFixed(0)} ms, ` +
     `${lines.length} lines`);
   check('/execute/stream: both lines came', one >= 0 && two >= 0, lines);
-  check('/execute/stream: the first came before the program ended', one >= 0 && one < 0.5 * two,
+  // Not streamed, both would come together at the end; streamed, the 2 s
+  // sleep lies between them (a slow start delays both alike).
+  check('/execute/stream: the first came before the program ended', one >= 0 && two - one > 1000,
     { one, two });
   check('/execute/stream: a single result line, last, successful',
     lines.filter((l) => l.obj.type === 'result').length === 1 && last?.type === 'result' &&

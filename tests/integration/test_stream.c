@@ -248,11 +248,10 @@ START_TEST(test_chunks_arrive_early)
 	ck_assert_msg(first >= 0 && second >= 0, "lines missing");
 	printf("stream: first chunk after %.3f s, second after %.3f s, result after %.3f s\n",
 	       first, second, end);
-	/* The 2 s sleep lies between them: the first came well before the end. */
-	ck_assert_msg(first < 0.5 * second, "first %.3f s, second %.3f s, end %.3f s", first,
-		      second, end);
-	ck_assert_msg(second - first > 1.5, "the 2 s sleep is not between the chunks: %.3f s",
-		      second - first);
+	/* Not streamed, both would come together at the end; streamed, the 2 s
+	 * sleep lies between them (a slow start delays both alike). */
+	ck_assert_msg(second - first > 1.0, "the 2 s sleep is not between the chunks: first "
+		      "%.3f s, second %.3f s, end %.3f s", first, second, end);
 	ck_assert(member_true(result_line(&s), "success"));
 	stream_free(&s);
 }

@@ -271,7 +271,7 @@ static void *produce(void *arg)
 /* Everything arrives, in order, through a channel far smaller than it. */
 START_TEST(test_chan_order)
 {
-	struct producer p = { .total = 1000000 };
+	struct producer p = { .total = 200000 };
 	pthread_t t;
 	char buf[1000];
 	size_t got = 0, n;
@@ -345,6 +345,7 @@ int main(void)
 	tcase_add_test(tc, test_chan_order);
 	tcase_add_test(tc, test_chan_reader_gone);
 	tcase_add_test(tc, test_chan_write_deadline);
+	tcase_set_timeout(tc, 60); /* threads on a shared machine, under ASan too */
 	suite_add_tcase(s, tc);
 	return check_run(s, CK_NORMAL);
 }

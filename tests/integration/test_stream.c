@@ -29,11 +29,27 @@ static const char yaml[] =
 	"  max_concurrent: 1\n"
 	"  pool_size: 0\n";
 
+/* For the slow reader: output far larger than the channel and the socket
+ * buffers. */
+static const char yaml_big[] =
+	"output:\n"
+	"  max_stdout_bytes: 64m\n"
+	"execution:\n"
+	"  pool_size: 0\n";
+
+#define BIG_MB 40                /* what the slow reader's program prints */
+
 static struct harness_daemon *D;
 
 static void setup(void)
 {
 	D = harness_daemon_start(yaml);
+	ck_assert_msg(D != NULL, "the daemon did not start (see stderr)");
+}
+
+static void setup_big(void)
+{
+	D = harness_daemon_start(yaml_big);
 	ck_assert_msg(D != NULL, "the daemon did not start (see stderr)");
 }
 
@@ -57,6 +73,12 @@ END_TEST
 #define LINES_MAX 4096
 
 struct stream {
+	/* A reader that stops for stall_ms at its first piece, noting the
+	 * daemon's resident size before and after (0: reads at once). */
+	long stall_ms;
+	long rss_before, rss_after;
+	size_t stdout_bytes;     /* of the lines parsed, when keep_lines is false */
+	bool drop_lines;         /* count stdout bytes, keep only the last line */
 	char *buf;               /* the body so far */
 	size_t len;
 	size_t parsed;           /* up to here, split into lines */
@@ -74,6 +96,11 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
 	size_t len = size * nmemb;
 	char *nl;
 
+	if (s->stall_ms > 0 && s->rss_before == 0) {
+		s->rss_before = harness_proc_rss_kib(harness_daemon_pid(D));
+		harness_sleep_ms(s->stall_ms);
+		s->rss_after = harness_proc_rss_kib(harness_daemon_pid(D));
+	}
 	s->buf = realloc(s->buf, s->len + len + 1);
 	memcpy(s->buf + s->len, data, len);
 	s->len += len;
@@ -85,6 +112,21 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
 			      s->buf + s->parsed);
 		s->at[s->n++] = harness_now();
 		s->parsed += llen + 1;
+		if (s->drop_lines && s->n > 1) {
+			/* keep the last line only, and the body's tail */
+			const cJSON *d = cJSON_GetObjectItemCaseSensitive(s->lines[0], "data");
+			if (strcmp(cJSON_GetObjectItem(s->lines[0], "type")->valuestring, "stdout") == 0)
+				s->stdout_bytes += strlen(d->valuestring);
+			cJSON_Delete(s->lines[0]);
+			s->lines[0] = s->lines[1];
+			s->at[0] = s->at[1];
+			s->n = 1;
+		}
+	}
+	if (s->drop_lines && s->parsed > 0) {
+		memmove(s->buf, s->buf + s->parsed, s->len - s->parsed);
+		s->len -= s->parsed;
+		s->parsed = 0;
 	}
 	return len;
 }
@@ -99,13 +141,18 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ctx)
 	return len;
 }
 
+/* s's stall_ms and drop_lines are kept; the rest is reset. */
 static void stream_run(const char *path, const char *body, struct stream *s)
 {
 	CURL *c = curl_easy_init();
 	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
 	char url[128];
+	long stall = s->stall_ms;
+	bool drop = s->drop_lines;
 
 	memset(s, 0, sizeof(*s));
+	s->stall_ms = stall;
+	s->drop_lines = drop;
 	(void)snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", harness_daemon_port(D), path);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
@@ -186,7 +233,7 @@ START_TEST(test_lines_match_execute)
 {
 	const char *body = "{\"code\":\"" CODE_MIX "\"}";
 	struct harness_response r = { 0 };
-	struct stream s;
+	struct stream s = { 0 };
 	char *out, *err;
 
 	stream_run("/execute/stream", body, &s);
@@ -230,7 +277,7 @@ END_TEST
 START_TEST(test_chunks_arrive_early)
 {
 	const char *body = "{\"code\":\"import time\\nprint('one')\\ntime.sleep(2)\\nprint('two')\\n\"}";
-	struct stream s;
+	struct stream s = { 0 };
 	double first = -1, second = -1, end;
 
 	stream_run("/execute/stream", body, &s);
@@ -262,7 +309,7 @@ END_TEST
 START_TEST(test_cap_with_note)
 {
 	const char *body = "{\"code\":\"print('x' * 100000)\"}";
-	struct stream s;
+	struct stream s = { 0 };
 	char *out;
 
 	stream_run("/execute/stream", body, &s);
@@ -327,7 +374,7 @@ START_TEST(test_disconnect_frees_slot)
 	ck_assert_int_eq(harness_daemon_instance(D, inst, sizeof(inst)), 0);
 	(void)snprintf(label, sizeof(label), "io.codeexecd.instance=%s", inst);
 	{ /* warm up: the first run opens what stays open (engine connections) */
-		struct stream s;
+		struct stream s = { 0 };
 		stream_run("/execute/stream", "{\"code\":\"print(1)\"}", &s);
 		stream_free(&s);
 	}
@@ -370,7 +417,7 @@ START_TEST(test_disconnect_frees_slot)
 	ck_assert_msg(removed >= 0, "the container is still there after %.0f s", FREED_MAX_S);
 	/* the slot serves the next request at once (max_concurrent is 1) */
 	{
-		struct stream s;
+		struct stream s = { 0 };
 		stream_run("/execute/stream", "{\"code\":\"print(2)\"}", &s);
 		ck_assert(member_true(result_line(&s), "success"));
 		stream_free(&s);
@@ -388,6 +435,32 @@ START_TEST(test_disconnect_frees_slot)
 }
 END_TEST
 
+/* A reader that stops reading while the code prints 40 MB: the run waits
+ * for it (the daemon's memory does not grow with the output), then all of
+ * it comes. */
+START_TEST(test_slow_reader_bounded)
+{
+	char body[256];
+	struct stream s = { .stall_ms = 3000, .drop_lines = true };
+	long base = harness_proc_rss_kib(harness_daemon_pid(D));
+
+	(void)snprintf(body, sizeof(body), "{\"code\":\"import sys\\nfor i in range(%d):\\n"
+		       "    sys.stdout.write('y' * 1048575 + '\\\\n')\\n\"}", BIG_MB);
+	stream_run("/execute/stream", body, &s);
+	printf("stream: slow reader: daemon RSS %ld KiB idle, %ld KiB when the reader stopped, "
+	       "%ld KiB after %ld ms stopped, %d MB printed\n", base, s.rss_before, s.rss_after,
+	       s.stall_ms, BIG_MB);
+	ck_assert_int_eq(s.status, 200);
+	ck_assert_uint_eq(s.stdout_bytes, (size_t)BIG_MB * 1048576);
+	ck_assert(member_true(result_line(&s), "success"));
+	/* 40 MB buffered would show; the channel, socket buffers and one
+	 * record do not (a generous ceiling: allocators keep freed pages) */
+	ck_assert_msg(s.rss_after - s.rss_before < 16 * 1024, "RSS grew by %ld KiB while the "
+		      "reader stopped", s.rss_after - s.rss_before);
+	stream_free(&s);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("stream");
@@ -401,6 +474,12 @@ int main(void)
 	tcase_add_test(tc, test_cap_with_note);
 	tcase_add_test(tc, test_validation_same_as_execute);
 	tcase_add_test(tc, test_disconnect_frees_slot);
+	tcase_add_test(tc, test_sigterm_exits_0);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("slow reader");
+	tcase_add_unchecked_fixture(tc, setup_big, teardown);
+	tcase_set_timeout(tc, TCASE_TIMEOUT_S);
+	tcase_add_test(tc, test_slow_reader_bounded);
 	tcase_add_test(tc, test_sigterm_exits_0);
 	suite_add_tcase(s, tc);
 	return check_run(s, CK_VERBOSE);

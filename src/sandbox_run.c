@@ -1,7 +1,9 @@
 /* The run protocol of one execution in a started container (see sandbox.c
  * for why a stream, and protocol.h for the wire format): send the job,
  * collect the records under caps, enforce the deadline, and turn what came
- * back into a result. */
+ * back into a result. The output is kept in the result (/execute) or handed
+ * to a sink as it comes (sandbox.h's struct run_sink, /execute/stream); the
+ * caps, the deadline and the cancellation are the same either way. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>

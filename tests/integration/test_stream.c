@@ -21,7 +21,11 @@
 #define CAP 10000                /* output.max_stdout_bytes and max_stderr_bytes here */
 #define FREED_MAX_S 10.0         /* a generous ceiling; the report prints the real time */
 
+/* An idle timeout shorter than the silence of test_chunks_arrive_early: a
+ * stream stays open while the code is quiet. */
 static const char yaml[] =
+	"server:\n"
+	"  idle_timeout_seconds: 1\n"
 	"output:\n"
 	"  max_stdout_bytes: 10000\n"
 	"  max_stderr_bytes: 10000\n"
@@ -273,7 +277,8 @@ START_TEST(test_lines_match_execute)
 }
 END_TEST
 
-/* What the code prints comes while it sleeps, long before the end. */
+/* What the code prints comes while it sleeps, long before the end; the
+ * 2 s of silence (over the 1 s idle timeout) do not end the stream. */
 START_TEST(test_chunks_arrive_early)
 {
 	const char *body = "{\"code\":\"import time\\nprint('one')\\ntime.sleep(2)\\nprint('two')\\n\"}";

@@ -357,6 +357,21 @@ static void parse_timeout(const char *body, const struct json_span *v, const str
 	cJSON_Delete(t);
 }
 
+/* capture_figures: a boolean or null (FastAPI's bool: true/false only). */
+static void parse_capture_figures(const char *body, const struct json_span *v,
+				  struct exec_request *out, cJSON *errors)
+{
+	if (!v || v->kind == JSON_KIND_NULL)
+		return;
+	if (v->kind == JSON_KIND_TRUE || v->kind == JSON_KIND_FALSE)
+		out->capture_figures = v->kind == JSON_KIND_TRUE ? EXEC_FIGURES_ON
+								  : EXEC_FIGURES_OFF;
+	else
+		add_error(errors, "capture_figures", NULL, -1, "bool_type",
+			  "Input should be a valid boolean");
+	(void)body;
+}
+
 static void parse_stdin(const char *body, const struct json_span *v, const struct config *cfg,
 			struct exec_request *out, cJSON *errors)
 {
@@ -438,8 +453,14 @@ static void parse_output_include(const char *body, const struct json_span *v,
 }
 
 static void parse_code(const char *body, const struct json_span *v, struct exec_request *out,
-		       cJSON *errors)
+		       bool required, cJSON *errors)
 {
+	if (!v && !required) {
+		out->code = strdup(""); /* a session's opening: the files alone */
+		if (!out->code)
+			add_error(errors, "code", NULL, -1, "value_error", "Out of memory");
+		return;
+	}
 	if (!v) {
 		add_error(errors, "code", NULL, -1, "missing", "Field required");
 		return;
@@ -454,8 +475,8 @@ static void parse_code(const char *body, const struct json_span *v, struct exec_
 /* The request's known members (the last of each name, as Python's json
  * takes duplicates); the others are skipped unread. */
 struct known {
-	struct json_span code, files, timeout, stdin_, include;
-	bool has_code, has_files, has_timeout, has_stdin, has_include;
+	struct json_span code, files, timeout, stdin_, include, figures;
+	bool has_code, has_files, has_timeout, has_stdin, has_include, has_figures;
 };
 
 static void find_known(const char *body, const struct json_span *root, struct known *k)
@@ -480,11 +501,20 @@ static void find_known(const char *body, const struct json_span *root, struct kn
 		} else if (json_string_is(body, &key, "output_include")) {
 			k->include = value;
 			k->has_include = true;
+		} else if (json_string_is(body, &key, "capture_figures")) {
+			k->figures = value;
+			k->has_figures = true;
 		}
 	}
 }
 
 int api_parse_execute(const char *body, size_t len, const struct config *cfg,
+		      struct exec_request *out, cJSON **errors_out)
+{
+	return api_parse_request(body, len, cfg, true, out, errors_out);
+}
+
+int api_parse_request(const char *body, size_t len, const struct config *cfg, bool code_required,
 		      struct exec_request *out, cJSON **errors_out)
 {
 	cJSON *errors = cJSON_CreateArray();
@@ -507,11 +537,12 @@ int api_parse_execute(const char *body, size_t len, const struct config *cfg,
 		goto out;
 	}
 	find_known(body, &root, &k);
-	parse_code(body, k.has_code ? &k.code : NULL, out, errors);
+	parse_code(body, k.has_code ? &k.code : NULL, out, code_required, errors);
 	parse_files(body, k.has_files ? &k.files : NULL, cfg, out, errors);
 	parse_timeout(body, k.has_timeout ? &k.timeout : NULL, cfg, out, errors);
 	parse_stdin(body, k.has_stdin ? &k.stdin_ : NULL, cfg, out, errors);
 	parse_output_include(body, k.has_include ? &k.include : NULL, out, errors);
+	parse_capture_figures(body, k.has_figures ? &k.figures : NULL, out, errors);
 	if (cJSON_GetArraySize(errors) == 0)
 		rc = 0;
 out:
@@ -706,37 +737,30 @@ static void respond_result(struct http_response *resp, struct exec_result *res, 
 	http_response_stream(resp, 200, JSON, &stream); /* resp owns a */
 }
 
-int api_execute_prepare(struct api *api, const struct http_request *req,
-			struct exec_request *er, struct exec_ticket **ticket,
-			struct http_response *resp)
+int api_read_request(struct api *api, const struct http_request *req, bool code_required,
+		     struct exec_request *er, struct http_response *resp)
 {
 	cJSON *errors = NULL;
 	int rc;
 
-	*ticket = req->admission ? *req->admission : NULL;
-	if (req->admission)
-		*req->admission = NULL; /* the ticket is ours: executor_run consumes it */
+	memset(er, 0, sizeof(*er));
 	if (!api_is_json_type(req->content_type)) {
 		free(req->body);
-		executor_ticket_drop(*ticket);
-		*ticket = NULL;
 		respond_not_json(resp, req->body_len);
 		return -EINVAL;
 	}
-	rc = api_parse_execute(req->body, req->body_len, atomic_load(&api->cfg), er, &errors);
+	rc = api_parse_request(req->body, req->body_len, atomic_load(&api->cfg), code_required, er,
+			       &errors);
 	free(req->body); /* parsed: only the request's values are kept */
-	if (rc != 0) {
-		executor_ticket_drop(*ticket);
-		*ticket = NULL;
-		if (!errors) {
-			http_response_detail(resp, 500, "Out of memory");
-			return -ENOMEM;
-		}
-		respond_validation(resp, errors);
-		return rc;
+	if (rc == 0) {
+		er->key = req->key;
+		return 0;
 	}
-	er->key = req->key;
-	return 0;
+	if (!errors)
+		http_response_detail(resp, 500, "Out of memory");
+	else
+		respond_validation(resp, errors);
+	return -EINVAL;
 }
 
 bool api_execute_refused(struct api *api, int rc, const char *err, struct http_response *resp)
@@ -760,30 +784,40 @@ bool api_execute_refused(struct api *api, int rc, const char *err, struct http_r
 	}
 }
 
+void api_answer_run(struct api *api, int rc, struct exec_result *res,
+		    char id[CXD_EXEC_ID_LEN + 1], const char *err, struct http_response *resp)
+{
+	memcpy(resp->execution_id, id, CXD_EXEC_ID_LEN + 1);
+	if (rc == 0) {
+		respond_result(resp, res, id);
+	} else if (!api_execute_refused(api, rc, err, resp)) {
+		if (!id[0])
+			exec_id_new(id); /* failed before an execution had one */
+		memcpy(resp->execution_id, id, CXD_EXEC_ID_LEN + 1);
+		respond_failure(resp, id, err[0] ? err : "Execution failed");
+	}
+}
+
 void api_execute(void *ctx, const struct http_request *req, struct http_response *resp)
 {
 	struct api *api = ctx;
 	struct exec_request er;
 	struct exec_result res = { 0 };
-	struct exec_ticket *ticket;
+	struct exec_ticket *ticket = req->admission ? *req->admission : NULL;
 	struct exec_client client = { req->client_fd, req->client_probe, req->probe_ctx };
 	char err[CXD_ERR_MAX] = "", id[CXD_EXEC_ID_LEN + 1];
 	int rc;
 
-	if (api_execute_prepare(api, req, &er, &ticket, resp) != 0)
+	if (req->admission)
+		*req->admission = NULL; /* the ticket is ours: executor_run consumes it */
+	if (api_read_request(api, req, true, &er, resp) != 0) {
+		executor_ticket_drop(ticket);
 		return;
+	}
 	rc = executor_run(api->executor, ticket, &er, id, &client, NULL, &res, err,
 			  sizeof(err));
 	exec_request_free(&er);
-	memcpy(resp->execution_id, id, sizeof(id));
-	if (rc == 0) {
-		respond_result(resp, &res, id);
-	} else if (!api_execute_refused(api, rc, err, resp)) {
-		if (!id[0])
-			exec_id_new(id); /* failed before an execution had one */
-		memcpy(resp->execution_id, id, sizeof(id));
-		respond_failure(resp, id, err[0] ? err : "Execution failed");
-	}
+	api_answer_run(api, rc, &res, id, err, resp);
 	exec_result_free(&res);
 }
 

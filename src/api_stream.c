@@ -231,8 +231,13 @@ void api_execute_stream(void *ctx, const struct http_request *req, struct http_r
 	struct stream_job *job;
 	bool started;
 
-	if (api_execute_prepare(api, req, &er, &ticket, resp) != 0)
+	ticket = req->admission ? *req->admission : NULL;
+	if (req->admission)
+		*req->admission = NULL; /* the ticket is ours: the worker's executor_run consumes it */
+	if (api_read_request(api, req, true, &er, resp) != 0) {
+		executor_ticket_drop(ticket);
 		return;
+	}
 	job = job_new(api, &er, ticket, req);
 	if (job && pthread_create(&job->thread, NULL, worker_main, job) == 0)
 		job->has_thread = true;

@@ -73,9 +73,10 @@ static const struct config_key keys[] = {
 	NUM(INT, execution.pool_size, 0, 64, 4, NULL),
 	NUM(INT, execution.pool_max_idle_seconds, 1, 86400, 300, NULL),
 	NUM(INT, execution.pool_demand_window_seconds, 1, 86400, 300, NULL),
-	NUM(INT, execution.pool_start_concurrency, 1, 64, 1, NULL),
+	NUM(INT, execution.pool_start_concurrency, 1, 64, 2, NULL),
 	LIST(execution.preload, CXD_PRELOAD_MAX, "numpy,pandas,matplotlib,matplotlib.pyplot"),
 	NUM(BOOL, execution.zygote, 0, 1, 1, NULL),
+	NUM(BOOL, execution.capture_figures, 0, 1, 1, NULL),
 	NUM(SIZE, limits.memory_bytes, 6 * CXD_MIB, TIB, 512 * CXD_MIB, "MAX_MEMORY"),
 	NUM(DOUBLE, limits.cpus, 0.01, 1024, 1.0, "MAX_CPU"),
 	NUM(INT, limits.pids, 1, 100000, 50, NULL),
@@ -98,13 +99,17 @@ static const struct config_key keys[] = {
 	LIST(output.allow, CXD_INCLUDE_PATTERNS_MAX, "*"),
 	ENUM(log.level, log_levels, LOG_INFO),
 	ENUM(log.format, log_formats, LOG_FORMAT_TEXT),
+	NUM(INT, sessions.max, 0, 10000, 16, NULL),
+	NUM(INT, sessions.idle_timeout_seconds, 1, 86400, 600, NULL),
+	NUM(INT, sessions.max_lifetime_seconds, 1, 604800, 3600, NULL),
 	STR(auth.keys_file, 0, "", NULL),
 	NUM(BOOL, auth.protect_docs, 0, 1, 0, NULL),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
 static const char *const sections[] = {
-	"server", "docker", "execution", "limits", "request", "output", "log", "auth",
+	"server", "docker", "execution", "limits", "request", "output", "log", "sessions",
+	"auth",
 };
 
 /* Keys read once at start-up: a reload keeps their old value and says that
@@ -123,6 +128,7 @@ static const struct { const char *lesser, *greater; } rules[] = {
 	{ "execution.timeout_seconds", "execution.max_timeout_seconds" },
 	{ "output.max_file_bytes", "output.max_total_bytes" },
 	{ "server.max_body_bytes", "server.max_inflight_body_bytes" },
+	{ "sessions.idle_timeout_seconds", "sessions.max_lifetime_seconds" },
 };
 
 /* --- names and messages --------------------------------------------------- */

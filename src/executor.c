@@ -581,9 +581,33 @@ static void health_invalidate(struct executor *ex)
 	pthread_mutex_unlock(&ex->health_mu);
 }
 
-int executor_run(struct executor *ex, struct exec_ticket *ticket, const struct exec_request *req,
-		 char exec_id[CXD_EXEC_ID_LEN + 1], const struct exec_client *client,
-		 const struct run_sink *sink, struct exec_result *res, char *err, size_t errlen)
+void executor_discard_slot(void *ctx, struct sandbox_slot *slot)
+{
+	if (slot)
+		discard_slot(ctx, slot);
+}
+
+/* A session's slot after its call: kept when the runner lives on and the
+ * call ended normally, else removed. */
+static struct sandbox_slot *keep_or_discard(struct executor *ex, struct sandbox_slot *slot, int rc,
+					    const struct sandbox_run *run,
+					    const struct exec_result *res, const char *err)
+{
+	if (rc == 0 && run->alive && !res->timed_out && !res->oom_killed && !err[0])
+		return slot;
+	discard_slot(ex, slot); /* removed after the answer, by the reaper */
+	return NULL;
+}
+
+/* One execution. keep: NULL for a one-shot run, whose container is
+ * removed; a session's call otherwise: *keep is its open slot (NULL: take
+ * one, as a one-shot run does), and receives the slot that lives on after
+ * the call (NULL: gone). sink: where the output goes (NULL: into res). */
+static int run_request(struct executor *ex, struct exec_ticket *ticket,
+		       const struct exec_request *req, struct sandbox_slot **keep,
+		       char exec_id[CXD_EXEC_ID_LEN + 1], const struct exec_client *client,
+		       const struct run_sink *sink, struct exec_result *res, char *err,
+		       size_t errlen)
 {
 	const struct config *cfg = atomic_load(&ex->cfg);
 	int timeout_s = req->timeout_seconds > 0 ? req->timeout_seconds
@@ -614,7 +638,15 @@ int executor_run(struct executor *ex, struct exec_ticket *ticket, const struct e
 		rc = -ECANCELED; /* it left while waiting in the queue */
 		(void)snprintf(err, errlen, "the client went away while queued");
 	} else {
-		rc = get_slot(ex, &slot, &pooled, exec_id, err, errlen);
+		bool reuse = keep && *keep;
+		if (reuse) {
+			slot = *keep; /* a session's next call: no new container */
+			pooled = true;
+			exec_id_new(exec_id);
+			rc = 0;
+		} else {
+			rc = get_slot(ex, &slot, &pooled, exec_id, err, errlen);
+		}
 		acquire_ms = now_ms() - t0 - queue_ms;
 		if (rc == 0) {
 			rc = sandbox_run(ex->sb, slot, &run, res, err, errlen);
@@ -622,9 +654,13 @@ int executor_run(struct executor *ex, struct exec_ticket *ticket, const struct e
 			log_phases(exec_id, sandbox_slot_container(slot), &res->phases);
 			if (rc == 0)
 				observe_phases(&res->phases, phases, sizeof(phases));
-			discard_slot(ex, slot); /* removed after the answer, by the reaper */
+			if (keep)
+				*keep = keep_or_discard(ex, slot, rc, &run, res, err);
+			else
+				discard_slot(ex, slot); /* removed after the answer, by the reaper */
 		}
-		pool_done(ex->pool);
+		if (!reuse)
+			pool_done(ex->pool);
 	}
 	pthread_mutex_lock(&ex->mu);
 	release(ex);
@@ -648,6 +684,24 @@ int executor_run(struct executor *ex, struct exec_ticket *ticket, const struct e
 	metrics_execution(outcome_of(0, res), req->key);
 	log_outcome(exec_id, req, res, phases);
 	return 0;
+}
+
+int executor_run(struct executor *ex, struct exec_ticket *ticket, const struct exec_request *req,
+		 char exec_id[CXD_EXEC_ID_LEN + 1], const struct exec_client *client,
+		 const struct run_sink *sink, struct exec_result *res, char *err, size_t errlen)
+{
+	return run_request(ex, ticket, req, NULL, exec_id, client, sink, res, err, errlen);
+}
+
+int executor_run_session(struct executor *ex, struct exec_ticket *ticket,
+			 const struct exec_request *req, struct sandbox_slot **slot,
+			 char exec_id[CXD_EXEC_ID_LEN + 1], const struct exec_client *client,
+			 struct exec_result *res, char *err, size_t errlen)
+{
+	struct exec_request job = *req; /* shallow: the same buffers */
+
+	job.session = true;
+	return run_request(ex, ticket, &job, slot, exec_id, client, NULL, res, err, errlen);
 }
 
 void executor_reconfigure(struct executor *ex, const struct config *cfg)

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "codeexecd/api.h"
+#include "codeexecd/sessions.h"
 #include "codeexecd/auth.h"
 #include "codeexecd/config.h"
 #include "codeexecd/docker.h"
@@ -230,12 +231,24 @@ struct daemon {
 	struct generation *gen;     /* the current configuration; older ones behind */
 	struct sandbox *sb;
 	struct executor *ex;
+	struct sessions *sessions;
 	struct server *srv;
 	struct api api;
 	struct auth *keys;          /* our reference to the current keys, or NULL */
 	bool ready;                 /* the engine answered once */
 	bool announced;             /* READY=1 sent */
 };
+
+static struct sessions_limits session_limits(const struct config *cfg)
+{
+	struct sessions_limits lim = {
+		.max = cfg->sessions.max,
+		.idle_timeout_s = cfg->sessions.idle_timeout_seconds,
+		.max_lifetime_s = cfg->sessions.max_lifetime_seconds,
+	};
+
+	return lim;
+}
 
 static void generations_free(struct generation *g)
 {
@@ -319,6 +332,8 @@ static void reload(struct daemon *d)
 	atomic_store(&d->api.cfg, &g->cfg);
 	sandbox_reconfigure(d->sb, &g->cfg);
 	executor_reconfigure(d->ex, &g->cfg);
+	struct sessions_limits lim = session_limits(&g->cfg);
+	sessions_reconfigure(d->sessions, &lim);
 	server_reconfigure(d->srv, &g->cfg);
 	auth_ref(keys);
 	server_set_auth(d->srv, keys);
@@ -433,7 +448,13 @@ static int start(struct daemon *d, char *err, size_t errlen)
 	if (rc == 0)
 		rc = executor_create(&d->ex, cfg, d->sb, err, errlen);
 	if (rc == 0) {
+		struct sessions_limits lim = session_limits(cfg);
+		rc = sessions_create(&d->sessions, &lim, executor_discard_slot, d->ex, true, err,
+				     errlen);
+	}
+	if (rc == 0) {
 		d->api.executor = d->ex;
+		d->api.sessions = d->sessions;
 		rc = server_start(&d->srv, cfg, main_fd, metrics_fd, &d->api, err, errlen);
 		main_fd = metrics_fd = -1; /* taken over, also on failure */
 	}
@@ -498,6 +519,7 @@ static int serve(struct daemon *d)
 	executor_shutdown(d->ex, d->gen->cfg.execution.shutdown_grace_seconds);
 out:
 	server_stop(d->srv);
+	sessions_destroy(d->sessions); /* no request left: their containers go to the reaper */
 	executor_destroy(d->ex);
 	sandbox_destroy(d->sb);
 	auth_unref(d->keys);

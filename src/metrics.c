@@ -72,7 +72,12 @@ static struct {
 	atomic_uint_fast64_t counter[METRICS_C_COUNT];
 	atomic_uint_fast64_t engine_errors[METRICS_EE_COUNT];
 	atomic_uint_fast64_t auth_failures;
+
+	pthread_mutex_t session_mu;
+	const char *session_reason[METRICS_SESSION_REASONS_MAX];
+	uint64_t session_ended[METRICS_SESSION_REASONS_MAX];
 } m = {
+	.session_mu = PTHREAD_MUTEX_INITIALIZER,
 	.version = "unknown",
 	.engine_api = "unknown",
 	.info_mu = PTHREAD_MUTEX_INITIALIZER,
@@ -339,6 +344,36 @@ static void render_engine(FILE *f)
 								 memory_order_relaxed));
 }
 
+void metrics_session_ended(const char *reason)
+{
+	size_t i = 0;
+
+	pthread_mutex_lock(&m.session_mu);
+	while (i < METRICS_SESSION_REASONS_MAX && m.session_reason[i] &&
+	       strcmp(m.session_reason[i], reason) != 0)
+		i++;
+	if (i == METRICS_SESSION_REASONS_MAX)
+		i--; /* the last one counts the rest */
+	if (!m.session_reason[i])
+		m.session_reason[i] = i == METRICS_SESSION_REASONS_MAX - 1 ? "other" : reason;
+	m.session_ended[i]++;
+	pthread_mutex_unlock(&m.session_mu);
+}
+
+static void render_sessions(FILE *f)
+{
+	put_gauge(f, "codeexecd_sessions", "Sessions open now (with a container each).",
+		  METRICS_G_SESSIONS);
+	put_counter(f, "codeexecd_sessions_created_total", "Sessions opened.",
+		    METRICS_C_SESSIONS_CREATED);
+	head(f, "codeexecd_sessions_ended_total", "counter", "Sessions ended, by reason.");
+	pthread_mutex_lock(&m.session_mu);
+	for (size_t i = 0; i < METRICS_SESSION_REASONS_MAX && m.session_reason[i]; i++)
+		fprintf(f, "codeexecd_sessions_ended_total{reason=\"%s\"} %llu\n",
+			m.session_reason[i], (unsigned long long)m.session_ended[i]);
+	pthread_mutex_unlock(&m.session_mu);
+}
+
 char *metrics_render(size_t *len)
 {
 	char *text = NULL;
@@ -358,6 +393,7 @@ char *metrics_render(size_t *len)
 	put_gauge(f, "codeexecd_request_body_bytes", "Request body bytes held in memory now.",
 		  METRICS_G_BODY_BYTES);
 	render_engine(f);
+	render_sessions(f);
 	head(f, "codeexecd_auth_failures_total", "counter",
 	     "Requests refused for a missing or wrong API key.");
 	fprintf(f, "codeexecd_auth_failures_total %llu\n",

@@ -8,7 +8,8 @@
  *
  * A warm container imports the preload modules while it waits (about a
  * second of CPU), so it is started only when that slows nothing down: while
- * no execution runs, or when the pool ran dry and a slot is free, and never
+ * no execution runs (up to pool_start_concurrency at once), or, one at a
+ * time, when the pool ran dry and a slot is free, and never
  * while requests wait in the queue (then executions get containers of their
  * own, cold, which do not preload: nobody would wait for the preloading).
  *
@@ -146,8 +147,12 @@ static bool may_start(struct pool *p, size_t target)
 	bool saturated = atomic_load(&p->queued) > 0 ||
 			 p->running >= p->cfg->execution.max_concurrent;
 
-	return p->n + (size_t)p->starting < target && !saturated &&
-	       (p->running == 0 || p->n == 0) && mono_ms() >= p->backoff_until;
+	/* While executions run, one container at most, and only when none is
+	 * ready: its imports take CPU from them. */
+	bool busy_ok = p->running == 0 || (p->n == 0 && p->starting == 0);
+
+	return p->n + (size_t)p->starting < target && !saturated && busy_ok &&
+	       mono_ms() >= p->backoff_until;
 }
 
 static void *filler_main(void *arg)

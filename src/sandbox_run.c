@@ -87,6 +87,7 @@ struct run_state {
 	int exit_code;
 	int signal;
 	bool runner_oom;
+	bool alive;            /* 'X' said "alive": true (a session's job) */
 	char files_err[CXD_ERR_MAX];
 };
 
@@ -106,6 +107,7 @@ static int parse_status(struct run_state *st, const uint8_t *data, size_t len)
 	st->exit_code = code->valueint;
 	st->signal = cJSON_IsNumber(sig) ? sig->valueint : 0;
 	st->runner_oom = cJSON_IsTrue(oom);
+	st->alive = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(obj, "alive"));
 	/* Only for the logs; clamped, since the runner says what it likes. */
 	st->res->phases.run_ms = cJSON_IsNumber(run) && run->valuedouble >= 0 &&
 				 run->valuedouble < 1e9 ? (long)run->valuedouble : -1;
@@ -400,6 +402,12 @@ static int pack_job(const struct config *cfg, const struct exec_request *req, bo
 	for (size_t i = 0; i < sel.nallow; i++)
 		cJSON_AddItemToArray(inc, cJSON_CreateString(sel.allow[i]));
 	cJSON_AddBoolToObject(params, "by_base_name", sel.by_base_name);
+	cJSON_AddBoolToObject(params, "capture_figures",
+			      req->capture_figures == EXEC_FIGURES_DEFAULT
+			      ? cfg->execution.capture_figures
+			      : req->capture_figures == EXEC_FIGURES_ON);
+	if (req->session)
+		cJSON_AddBoolToObject(params, "session", true);
 	if (stream)
 		cJSON_AddBoolToObject(params, "stream", true); /* figures as they are shown */
 	params_text = cJSON_PrintUnformatted(params);
@@ -680,6 +688,7 @@ int sandbox_run(struct sandbox *sb, struct sandbox_slot *slot, struct sandbox_ru
 	else
 		err[0] = '\0';
 	run_notes(&st, run->notes, sizeof(run->notes));
+	run->alive = end == END_DONE && st.alive;
 	rc = 0;
 out:
 	run_state_free(&st);

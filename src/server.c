@@ -27,6 +27,7 @@
 
 #include "codeexecd/api.h"
 #include "codeexecd/api_stream.h"
+#include "codeexecd/api_sessions.h"
 #include "codeexecd/auth.h"
 #include "codeexecd/deadline.h"
 #include "codeexecd/docs.h"
@@ -61,6 +62,12 @@ static const struct route routes[] = {
 	  api_execute_release },
 	{ "POST", "/execute/stream", false, true, api_execute_stream, ACCESS_KEY, true,
 	  api_execute_admit, api_execute_release },
+	{ "POST", "/sessions", false, true, api_sessions_create, ACCESS_KEY, true,
+	  api_execute_admit, api_execute_release },
+	{ "POST", "/sessions/", true, true, api_sessions_execute, ACCESS_KEY, true,
+	  api_execute_admit, api_execute_release },
+	{ "GET", "/sessions/", true, false, api_sessions_get, ACCESS_KEY, false, NULL, NULL },
+	{ "DELETE", "/sessions/", true, false, api_sessions_delete, ACCESS_KEY, false, NULL, NULL },
 	{ "GET", "/health", false, false, api_health, ACCESS_PUBLIC, false, NULL, NULL },
 	{ "GET", "/ready", false, false, api_ready, ACCESS_PUBLIC, false, NULL, NULL },
 	{ "GET", "/metrics", false, false, api_metrics, ACCESS_METRICS, false, NULL, NULL },

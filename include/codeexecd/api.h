@@ -10,12 +10,14 @@
 #include "codeexecd/http.h"
 
 struct executor;
+struct sessions;
 
 struct api {
 	/* Replaced by a reload (main keeps every generation alive); each
 	 * handler reads it once. */
 	const struct config *_Atomic cfg;
 	struct executor *executor;
+	struct sessions *sessions;  /* NULL: no sessions (tests) */
 };
 
 /* /execute: admission when its headers arrive (a ticket from the executor,
@@ -23,14 +25,6 @@ struct api {
 int api_execute_admit(void *ctx, void **admission, struct http_response *resp);
 void api_execute_release(void *ctx, void *admission);
 void api_execute(void *ctx, const struct http_request *req, struct http_response *resp);
-/* The first half of /execute, shared with /execute/stream: the route's
- * ticket taken over, the body checked and parsed. 0 with er and *ticket
- * (the caller's, for executor_run; er->key borrows req->key); else resp
- * holds the answer (422, 500), and req->body and the ticket are freed. */
-struct exec_ticket;
-int api_execute_prepare(struct api *api, const struct http_request *req,
-			struct exec_request *er, struct exec_ticket **ticket,
-			struct http_response *resp);
 /* An execution executor_run refused (429: no place or slot in time; 503:
  * shutting down, engine down, client gone): true with resp filled; false
  * for the other failures, which are answered 200 with success false. */
@@ -45,6 +39,22 @@ void api_metrics(void *ctx, const struct http_request *req, struct http_response
  * -EINVAL with *errors set to the FastAPI "detail" array (caller frees). */
 int api_parse_execute(const char *body, size_t len, const struct config *cfg,
 		      struct exec_request *out, cJSON **errors);
+
+/* As api_parse_execute; code_required false: "code" may be absent (the
+ * body of POST /sessions), and is then "". */
+int api_parse_request(const char *body, size_t len, const struct config *cfg, bool code_required,
+		      struct exec_request *out, cJSON **errors);
+
+/* An /execute-shaped request (also a session's call) from req: 0 with er
+ * filled (its key set), or -EINVAL with resp filled (422). Frees req->body
+ * either way. */
+int api_read_request(struct api *api, const struct http_request *req, bool code_required,
+		     struct exec_request *er, struct http_response *resp);
+
+/* The answer to an execution (executor_run's rc, res taken when 0, its id
+ * and error text), as /execute gives it. */
+void api_answer_run(struct api *api, int rc, struct exec_result *res,
+		    char id[CXD_EXEC_ID_LEN + 1], const char *err, struct http_response *resp);
 
 /* True for a Content-Type FastAPI decodes as JSON (application/json,
  * application/<x>+json); false for none. */

@@ -61,6 +61,7 @@ struct config {
 		int pool_start_concurrency;     /* containers the pool starts at once */
 		struct string_list preload;     /* modules a ready container imports */
 		bool zygote;                    /* code runs in a fork of the runner */
+		bool capture_figures;           /* open/shown figures -> output/figure-N.png */
 	} execution;
 	struct {
 		long memory_bytes;              /* MAX_MEMORY, e.g. "512m" */
@@ -95,6 +96,11 @@ struct config {
 		enum log_level level;
 		enum log_format format;
 	} log;
+	struct {
+		int max;                        /* open at once; 0 = sessions are off */
+		int idle_timeout_seconds;       /* unused this long: ended */
+		int max_lifetime_seconds;       /* this long after creation: ended */
+	} sessions;
 	struct {
 		char keys_file[CXD_CONFIG_STRING_MAX]; /* "" = no API keys */
 		bool protect_docs;              /* /, /openapi.json, /docs, /redoc need a key */

@@ -13,6 +13,13 @@ struct exec_file {
 	size_t len;
 };
 
+/* Whether matplotlib figures are saved as output files (figure-N.png). */
+enum exec_figures {
+	EXEC_FIGURES_DEFAULT = 0, /* not asked: execution.capture_figures */
+	EXEC_FIGURES_ON,
+	EXEC_FIGURES_OFF,
+};
+
 struct exec_request {
 	char *code;
 	size_t code_len;
@@ -28,6 +35,10 @@ struct exec_request {
 	bool has_output_include;
 	char **output_include;
 	size_t noutput_include;
+	enum exec_figures capture_figures;
+	/* A session's job (the executor sets it, never the request): the
+	 * runner keeps its interpreter for the next job (protocol.h). */
+	bool session;
 };
 
 /* Where the time of one execution went (milliseconds), for the logs and

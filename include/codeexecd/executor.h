@@ -43,6 +43,25 @@ int executor_run(struct executor *ex, struct exec_ticket *ticket, const struct e
 		 char exec_id[CXD_EXEC_ID_LEN + 1], const struct exec_client *client,
 		 const struct run_sink *sink, struct exec_result *res, char *err, size_t errlen);
 
+/* A session's call: as executor_run (the same admission, limits, metrics
+ * and logs), with req sent as a session job (protocol.h) on *slot, a
+ * session's open slot, or, when *slot is NULL, on a slot taken as
+ * executor_run takes one. On return *slot is the slot that lives on for
+ * the next call, or NULL when it is gone (the runner's interpreter ended,
+ * the call timed out, ran out of memory, was stopped or broke the
+ * protocol: its container is being removed). A call refused before it ran
+ * (-EAGAIN, -ETIMEDOUT, -ESHUTDOWN, a client gone while queued) leaves
+ * *slot as it was. */
+int executor_run_session(struct executor *ex, struct exec_ticket *ticket,
+			 const struct exec_request *req, struct sandbox_slot **slot,
+			 char exec_id[CXD_EXEC_ID_LEN + 1], const struct exec_client *client,
+			 struct exec_result *res, char *err, size_t errlen);
+
+/* Closes slot and has its container removed (after the answers on their
+ * way, by the reaper); ctx is the executor. A session's end. Accepts a
+ * NULL slot. */
+void executor_discard_slot(void *ctx, struct sandbox_slot *slot);
+
 /* Seconds a refused client should wait before retrying. */
 int executor_retry_after(struct executor *ex);
 

@@ -44,6 +44,7 @@ enum metrics_gauge {
 	METRICS_G_QUEUED,            /* requests waiting for a slot */
 	METRICS_G_POOL_READY,        /* started containers waiting for a job */
 	METRICS_G_BODY_BYTES,        /* request bytes held in memory */
+	METRICS_G_SESSIONS,          /* sessions open (or being opened) */
 	METRICS_G_COUNT
 };
 
@@ -53,6 +54,7 @@ enum metrics_counter {
 	METRICS_C_CONTAINERS_REAPED,  /* left by a crash, removed at start-up */
 	METRICS_C_RELOADS,            /* configuration reloads applied */
 	METRICS_C_RELOAD_FAILURES,
+	METRICS_C_SESSIONS_CREATED,   /* sessions opened */
 	METRICS_C_COUNT
 };
 
@@ -85,6 +87,10 @@ long metrics_gauge_get(enum metrics_gauge g);
 void metrics_count(enum metrics_counter c);
 void metrics_count_n(enum metrics_counter c, long n);
 void metrics_engine_error(enum metrics_engine_error kind);
+/* A session ended; reason: a static string from a small fixed set (past
+ * METRICS_SESSION_REASONS_MAX of them, counted as "other"). */
+#define METRICS_SESSION_REASONS_MAX 16
+void metrics_session_ended(const char *reason);
 
 /* The exposition text (malloc'ed, *len bytes, NUL-terminated) or NULL. */
 char *metrics_render(size_t *len);

@@ -31,7 +31,8 @@ int sandbox_check(struct sandbox *sb, char *msg, size_t msglen);
 int sandbox_cleanup_stale(struct sandbox *sb, int *removed, char *err, size_t errlen);
 
 /* A started container whose runner waits for its job: opened on demand or
- * ahead of time by the pool. It serves one run; then its container is
+ * ahead of time by the pool. It serves one run (a session's slot: one run
+ * per job, while the runner says it is alive); then its container is
  * removed (sandbox_remove) and the slot closed. */
 struct sandbox_slot;
 
@@ -90,6 +91,9 @@ struct sandbox_run {
 	/* out: what the runner reported beside the output (files left out,
 	 * its own errors), one per line; "" when nothing */
 	char notes[CXD_ERR_MAX * 2];
+	/* out, for a session's job (req->session): the runner said its
+	 * interpreter lives on for the next job ('X' "alive": true) */
+	bool alive;
 };
 
 /* The engine's address (for logs; clients are not told it). */

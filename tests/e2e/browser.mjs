@@ -59,7 +59,9 @@ async function swagger(page) {
       const path = pathEl?.getAttribute('data-path') ?? pathEl?.textContent?.trim() ?? '';
       return `${method} ${path}`;
     }));
-  for (const op of ['POST /execute', 'POST /execute/stream', 'GET /health', 'GET /']) {
+  for (const op of ['POST /execute', 'POST /execute/stream', 'GET /health', 'GET /', 'POST /sessions',
+    'POST /sessions/{session_id}/execute', 'GET /sessions/{session_id}',
+    'DELETE /sessions/{session_id}']) {
     check(`/docs: lists ${op}`, ops.includes(op), ops);
   }
   await page.screenshot({ path: join(artifacts, 'docs.png'), fullPage: true });

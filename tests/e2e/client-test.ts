@@ -252,6 +252,42 @@ async function stream(): Promise<void> {
       last?.success === true && last?.exit_code === 0, last);
 }
 
+// A session as an agent uses one: a CSV uploaded once, loaded by setup code,
+// then several questions in the same interpreter, then ended.
+async function sessions(): Promise<void> {
+  const csv = Buffer.from('region,revenue\nnorth,120\nsouth,80\n').toString('base64');
+  const created = await api.createSessionSessionsPost({
+    files: { 'sales.csv': csv },
+    code: "import pandas as pd\ndf = pd.read_csv('/execution/files/sales.csv')",
+  });
+  const id = created.session_id;
+  check('createSessionSessionsPost: a 32-hex-digit id', /^[0-9a-f]{32}$/.test(id), created);
+  check('createSessionSessionsPost: setup succeeded', created.setup.success === true, created.setup);
+  const asks: [string, string][] = [
+    ['print(len(df))', '2\n'],
+    ['top = df.sort_values("revenue").iloc[-1]\nprint(top.region)', 'north\n'],
+    ['print(int(df.revenue.sum()), int(top.revenue))', '200 120\n'],
+  ];
+  for (const [code, want] of asks) {
+    const res = await api.executeInSessionSessionsSessionIdExecutePost(id, { code });
+    check(`executeInSession ${JSON.stringify(code)}: ${JSON.stringify(want)}`,
+      res.success === true && res.output === want, res);
+  }
+  const state = await api.getSessionSessionsSessionIdGet(id);
+  check('getSession: 4 calls, idle', state.calls === 4 && state.state === 'idle', state);
+  await api.deleteSessionSessionsSessionIdDelete(id);
+  try {
+    await api.getSessionSessionsSessionIdGet(id);
+    check('getSession after delete: 404', false, 'answered');
+  } catch (e) {
+    const status = isAxiosError(e) ? e.response?.status : undefined;
+    const detail = isAxiosError(e) ? (e.response?.data as { detail?: string })?.detail : undefined;
+    check('getSession after delete: 404', status === 404, status);
+    check('getSession after delete: says it was deleted',
+      typeof detail === 'string' && detail.includes('ended: it was deleted'), detail);
+  }
+}
+
 async function main(): Promise<void> {
   const steps: [string, () => Promise<void>][] = [
     ['api keys', apiKeys],
@@ -261,6 +297,7 @@ async function main(): Promise<void> {
     ['failures', failures_],
     ['output_include', outputInclude],
     ['stream', stream],
+    ['sessions', sessions],
   ];
   for (const [name, step] of steps) {
     try {

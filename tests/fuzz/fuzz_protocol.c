@@ -34,7 +34,7 @@ static size_t cap_of(const struct proto_limits *lim, uint8_t type)
 {
 	switch (type) {
 	case 'O': case 'E': case 'W': return lim->chunk_max;
-	case 'F': return lim->files_max;
+	case 'F': case 'G': return lim->files_max;
 	case 'X': case 'R': return lim->status_max;
 	default: return (size_t)-1;
 	}

@@ -332,6 +332,42 @@ START_TEST(test_cap_with_note)
 }
 END_TEST
 
+/* A figure shown while the code runs comes at once (before what the code
+ * prints after a pause), and only once: the final files do not repeat it. */
+START_TEST(test_figure_streamed_once)
+{
+	const char *body = "{\"code\":\"import time\\nimport matplotlib.pyplot as plt\\n"
+			   "plt.plot([1, 2, 3])\\nplt.show()\\ntime.sleep(2)\\nprint('after')\\n\","
+			   "\"output_include\":[\"*.png\"]}";
+	struct stream s = { 0 };
+	int figure = -1, after = -1, files = 0;
+
+	stream_run("/execute/stream", body, &s);
+	ck_assert_int_eq(s.status, 200);
+	for (int i = 0; i < s.n; i++) {
+		if (strcmp(type_of(s.lines[i]), "file") == 0) {
+			files++;
+			ck_assert_str_eq(cJSON_GetObjectItem(s.lines[i], "name")->valuestring,
+					 "figure-1.png");
+			ck_assert(strncmp(cJSON_GetObjectItem(s.lines[i], "data")->valuestring,
+					  "iVBORw0KGgo", 11) == 0); /* a PNG */
+			figure = i;
+		}
+		if (strcmp(type_of(s.lines[i]), "stdout") == 0 &&
+		    strstr(cJSON_GetObjectItem(s.lines[i], "data")->valuestring, "after"))
+			after = i;
+	}
+	ck_assert_msg(files == 1, "%d file lines, want 1:\n%s", files, s.buf);
+	ck_assert_msg(figure >= 0 && after > figure, "figure line %d, 'after' line %d", figure,
+		      after);
+	printf("stream: figure after %.3f s, 'after' after %.3f s\n", s.at[figure] - s.t0,
+	       s.at[after] - s.t0);
+	ck_assert_msg(s.at[after] - s.at[figure] > 1.0, "the figure came with the end");
+	ck_assert(member_true(result_line(&s), "success"));
+	stream_free(&s);
+}
+END_TEST
+
 /* The same 422 as /execute, and no execution. */
 START_TEST(test_validation_same_as_execute)
 {
@@ -477,6 +513,7 @@ int main(void)
 	tcase_add_test(tc, test_lines_match_execute);
 	tcase_add_test(tc, test_chunks_arrive_early);
 	tcase_add_test(tc, test_cap_with_note);
+	tcase_add_test(tc, test_figure_streamed_once);
 	tcase_add_test(tc, test_validation_same_as_execute);
 	tcase_add_test(tc, test_disconnect_frees_slot);
 	tcase_add_test(tc, test_sigterm_exits_0);

@@ -287,6 +287,29 @@ START_TEST(test_output_include)
 }
 END_TEST
 
+START_TEST(test_capture_figures)
+{
+	struct exec_request req;
+
+	expect_ok("{\"code\":\"\"}", &req);
+	ck_assert_int_eq(req.capture_figures, EXEC_FIGURES_DEFAULT);
+	exec_request_free(&req);
+	expect_ok("{\"code\":\"\",\"capture_figures\":null}", &req);
+	ck_assert_int_eq(req.capture_figures, EXEC_FIGURES_DEFAULT);
+	exec_request_free(&req);
+	expect_ok("{\"code\":\"\",\"capture_figures\":true}", &req);
+	ck_assert_int_eq(req.capture_figures, EXEC_FIGURES_ON);
+	exec_request_free(&req);
+	expect_ok("{\"code\":\"\",\"capture_figures\":false}", &req);
+	ck_assert_int_eq(req.capture_figures, EXEC_FIGURES_OFF);
+	exec_request_free(&req);
+	expect_error("{\"code\":\"\",\"capture_figures\":\"yes\"}",
+		     "[\"body\",\"capture_figures\"]", "bool_type");
+	expect_error("{\"code\":\"\",\"capture_figures\":[]}",
+		     "[\"body\",\"capture_figures\"]", "bool_type");
+}
+END_TEST
+
 START_TEST(test_render)
 {
 	struct exec_file f = { .name = (char *)"out.csv", .data = (unsigned char *)"a,b\n", .len = 4 };
@@ -326,6 +349,7 @@ int main(void)
 	tcase_add_test(tc, test_several_errors);
 	tcase_add_test(tc, test_valid);
 	tcase_add_test(tc, test_output_include);
+	tcase_add_test(tc, test_capture_figures);
 	tcase_add_test(tc, test_render);
 	suite_add_tcase(s, tc);
 	return check_run(s, CK_NORMAL);

@@ -23,7 +23,7 @@
 	"max_connections_per_ip, idle_timeout_seconds, header_memory_bytes, max_body_bytes, " \
 	"max_inflight_body_bytes, request_timeout_seconds, cors_origins, allowed_hosts, metrics, " \
 	"metrics_listen"
-#define SECTIONS "server, docker, execution, limits, request, output, log, auth"
+#define SECTIONS "server, docker, execution, limits, request, output, log, sessions, auth"
 #define SIZE_HINT "(bytes, or a number with suffix k, m, g or t)"
 
 /* One value for every key, none of them the default. */
@@ -44,8 +44,8 @@ static const char *const non_defaults[] = {
 	"execution.max_concurrent=8", "execution.queue_size=0",
 	"execution.queue_timeout_seconds=0", "execution.shutdown_grace_seconds=0",
 	"execution.pool_size=3", "execution.pool_max_idle_seconds=1",
-	"execution.pool_demand_window_seconds=10", "execution.pool_start_concurrency=2",
-	"execution.preload=json,os.path", "execution.zygote=no",
+	"execution.pool_demand_window_seconds=10", "execution.pool_start_concurrency=3",
+	"execution.preload=json,os.path", "execution.zygote=no", "execution.capture_figures=no",
 	"limits.memory_bytes=6m", "limits.cpus=0.5", "limits.pids=9", "limits.nofile=16",
 	"limits.nproc=10", "limits.fsize_bytes=1m", "limits.tmp_bytes=2m",
 	"limits.workdir_bytes=3m", "limits.tmpfs_inodes=64", "limits.uid=1001",
@@ -54,6 +54,7 @@ static const char *const non_defaults[] = {
 	"output.max_file_bytes=0", "output.max_total_bytes=1g",
 	"output.include=report*.csv,out/*.csv", "output.allow=*.png,out/**",
 	"log.level=debug", "log.format=json",
+	"sessions.max=0", "sessions.idle_timeout_seconds=5", "sessions.max_lifetime_seconds=50",
 	"auth.keys_file=/etc/codeexecd/keys", "auth.protect_docs=yes",
 };
 #define N_NON_DEFAULTS (sizeof non_defaults / sizeof non_defaults[0])
@@ -186,13 +187,14 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(c.execution.pool_size, 4);
 	ck_assert_int_eq(c.execution.pool_max_idle_seconds, 300);
 	ck_assert_int_eq(c.execution.pool_demand_window_seconds, 300);
-	ck_assert_int_eq(c.execution.pool_start_concurrency, 1);
+	ck_assert_int_eq(c.execution.pool_start_concurrency, 2);
 	ck_assert_uint_eq(c.execution.preload.n, 4);
 	ck_assert_str_eq(c.execution.preload.items[0], "numpy");
 	ck_assert_str_eq(c.execution.preload.items[1], "pandas");
 	ck_assert_str_eq(c.execution.preload.items[2], "matplotlib");
 	ck_assert_str_eq(c.execution.preload.items[3], "matplotlib.pyplot");
 	ck_assert(c.execution.zygote);
+	ck_assert(c.execution.capture_figures);
 	ck_assert_int_eq(c.limits.memory_bytes, 512 * MIB);
 	ck_assert_double_eq(c.limits.cpus, 1.0);
 	ck_assert_int_eq(c.limits.pids, 50);

@@ -763,33 +763,38 @@ int api_read_request(struct api *api, const struct http_request *req, bool code_
 	return -EINVAL;
 }
 
-void api_answer_run(struct api *api, int rc, struct exec_result *res,
-		    char id[CXD_EXEC_ID_LEN + 1], const char *err, struct http_response *resp)
+bool api_execute_refused(struct api *api, int rc, const char *err, struct http_response *resp)
 {
-	memcpy(resp->execution_id, id, CXD_EXEC_ID_LEN + 1);
 	switch (rc) {
-	case 0:
-		respond_result(resp, res, id);
-		break;
 	case -EAGAIN:
 	case -ETIMEDOUT:
 		resp->retry_after = executor_retry_after(api->executor);
 		http_response_detail(resp, 429, err[0] ? err : "Too many executions; retry later");
-		break;
+		return true;
 	case -ESHUTDOWN:
 	case -EHOSTUNREACH:
 		resp->retry_after = 5;
 		http_response_detail(resp, 503, err[0] ? err : "Service unavailable");
-		break;
+		return true;
 	case -ECANCELED:
 		http_response_detail(resp, 503, "The client went away; the execution was stopped");
-		break;
+		return true;
 	default:
+		return false;
+	}
+}
+
+void api_answer_run(struct api *api, int rc, struct exec_result *res,
+		    char id[CXD_EXEC_ID_LEN + 1], const char *err, struct http_response *resp)
+{
+	memcpy(resp->execution_id, id, CXD_EXEC_ID_LEN + 1);
+	if (rc == 0) {
+		respond_result(resp, res, id);
+	} else if (!api_execute_refused(api, rc, err, resp)) {
 		if (!id[0])
 			exec_id_new(id); /* failed before an execution had one */
 		memcpy(resp->execution_id, id, CXD_EXEC_ID_LEN + 1);
 		respond_failure(resp, id, err[0] ? err : "Execution failed");
-		break;
 	}
 }
 
@@ -809,7 +814,8 @@ void api_execute(void *ctx, const struct http_request *req, struct http_response
 		executor_ticket_drop(ticket);
 		return;
 	}
-	rc = executor_run(api->executor, ticket, &er, id, &client, &res, err, sizeof(err));
+	rc = executor_run(api->executor, ticket, &er, id, &client, NULL, &res, err,
+			  sizeof(err));
 	exec_request_free(&er);
 	api_answer_run(api, rc, &res, id, err, resp);
 	exec_result_free(&res);

@@ -602,17 +602,18 @@ static struct sandbox_slot *keep_or_discard(struct executor *ex, struct sandbox_
 /* One execution. keep: NULL for a one-shot run, whose container is
  * removed; a session's call otherwise: *keep is its open slot (NULL: take
  * one, as a one-shot run does), and receives the slot that lives on after
- * the call (NULL: gone). */
+ * the call (NULL: gone). sink: where the output goes (NULL: into res). */
 static int run_request(struct executor *ex, struct exec_ticket *ticket,
 		       const struct exec_request *req, struct sandbox_slot **keep,
 		       char exec_id[CXD_EXEC_ID_LEN + 1], const struct exec_client *client,
-		       struct exec_result *res, char *err, size_t errlen)
+		       const struct run_sink *sink, struct exec_result *res, char *err,
+		       size_t errlen)
 {
 	const struct config *cfg = atomic_load(&ex->cfg);
 	int timeout_s = req->timeout_seconds > 0 ? req->timeout_seconds
 						 : cfg->execution.timeout_seconds;
 	struct sandbox_run run = {
-		.req = req, .timeout_ms = timeout_s * 1000,
+		.req = req, .sink = sink, .timeout_ms = timeout_s * 1000,
 		.client = client, .stop_fd = ex->stop_fd,
 	};
 	struct sandbox_slot *slot = NULL;
@@ -687,9 +688,9 @@ static int run_request(struct executor *ex, struct exec_ticket *ticket,
 
 int executor_run(struct executor *ex, struct exec_ticket *ticket, const struct exec_request *req,
 		 char exec_id[CXD_EXEC_ID_LEN + 1], const struct exec_client *client,
-		 struct exec_result *res, char *err, size_t errlen)
+		 const struct run_sink *sink, struct exec_result *res, char *err, size_t errlen)
 {
-	return run_request(ex, ticket, req, NULL, exec_id, client, res, err, errlen);
+	return run_request(ex, ticket, req, NULL, exec_id, client, sink, res, err, errlen);
 }
 
 int executor_run_session(struct executor *ex, struct exec_ticket *ticket,
@@ -700,7 +701,7 @@ int executor_run_session(struct executor *ex, struct exec_ticket *ticket,
 	struct exec_request job = *req; /* shallow: the same buffers */
 
 	job.session = true;
-	return run_request(ex, ticket, &job, slot, exec_id, client, res, err, errlen);
+	return run_request(ex, ticket, &job, slot, exec_id, client, NULL, res, err, errlen);
 }
 
 void executor_reconfigure(struct executor *ex, const struct config *cfg)

@@ -1,7 +1,9 @@
 /* The run protocol of one execution in a started container (see sandbox.c
  * for why a stream, and protocol.h for the wire format): send the job,
  * collect the records under caps, enforce the deadline, and turn what came
- * back into a result. */
+ * back into a result. The output is kept in the result (/execute) or handed
+ * to a sink as it comes (sandbox.h's struct run_sink, /execute/stream); the
+ * caps, the deadline and the cancellation are the same either way. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -57,9 +59,24 @@ static bool capbuf_append(struct capbuf *b, const void *data, size_t len)
 }
 
 
+/* A file given to the sink while the code ran (a figure), so that the
+ * final files do not give it again: its name, length and a hash of its
+ * bytes. */
+struct given_file {
+	char *name;
+	size_t len;
+	uint64_t hash;
+};
+
 struct run_state {
 	const struct config *cfg;
 	const struct exec_request *req;
+	const struct run_sink *sink; /* NULL: the output is buffered (out, err) */
+	size_t sent[2];        /* stdout, stderr bytes taken, against their caps */
+	bool gone;             /* the sink's reader went away */
+	struct given_file *given; /* figures given, at most output.max_files */
+	size_t ngiven;
+	size_t given_bytes;
 	struct demux dm;
 	struct proto_reader pr;
 	struct capbuf out, err, diag, notes;
@@ -130,6 +147,108 @@ static void output_selection(const struct config *cfg, const struct exec_request
 	lim->by_base_name = !req->has_output_include;
 }
 
+static uint64_t fnv1a(const unsigned char *p, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+/* Hands a sink's verdict on: non-zero means its reader is gone. */
+static int sink_said(struct run_state *st, int rc)
+{
+	if (rc != 0)
+		st->gone = true;
+	return rc != 0 ? 1 : 0;
+}
+
+static bool given_before(const struct run_state *st, const struct exec_file *f)
+{
+	for (size_t i = 0; i < st->ngiven; i++)
+		if (st->given[i].len == f->len && strcmp(st->given[i].name, f->name) == 0 &&
+		    st->given[i].hash == fnv1a(f->data, f->len))
+			return true;
+	return false;
+}
+
+/* A figure shown while the code runs ('G'): given to the sink at once when
+ * the selection takes it, within output.max_files and max_total_bytes for
+ * all figures together (beyond that, figures come with the final files). */
+static int read_figure(struct run_state *st, const uint8_t *data, size_t len)
+{
+	const char *patterns[CXD_INCLUDE_PATTERNS_MAX];
+	struct archive_out_limits lim = { 0 };
+	struct exec_file *files = NULL;
+	size_t n = 0;
+	bool truncated = false;
+	char err[CXD_ERR_MAX];
+	int rc = 0;
+
+	if (!st->sink || !st->sink->file || len == 0)
+		return 0;
+	output_selection(st->cfg, st->req, &lim, patterns);
+	(void)archive_read_outputs(data, len, &lim, &files, &n, &truncated, err, sizeof(err));
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		struct exec_file *f = &files[i];
+		if (st->ngiven >= lim.max_files || f->len > lim.max_total_bytes - st->given_bytes ||
+		    given_before(st, f))
+			continue;
+		if (!st->given && !(st->given = calloc(lim.max_files, sizeof(*st->given))))
+			break;
+		st->given[st->ngiven] = (struct given_file){ f->name, f->len, fnv1a(f->data, f->len) };
+		f->name = NULL; /* st->given owns it now */
+		st->given_bytes += st->given[st->ngiven++].len;
+		rc = sink_said(st, st->sink->file(st->sink->ctx, st->given[st->ngiven - 1].name,
+						  f->data, f->len));
+	}
+	exec_files_free(files, n);
+	return rc;
+}
+
+/* The final files to the sink, but those it had already as figures. */
+static int give_files(struct run_state *st)
+{
+	const struct exec_result *r = st->res;
+	int rc = 0;
+
+	if (!st->sink || !st->sink->file)
+		return 0;
+	for (size_t i = 0; i < r->nfiles && rc == 0; i++)
+		if (!given_before(st, &r->files[i]))
+			rc = sink_said(st, st->sink->file(st->sink->ctx, r->files[i].name,
+							  r->files[i].data, r->files[i].len));
+	return rc;
+}
+
+/* A piece of stdout or stderr, taken within its stream's cap: buffered, or
+ * given to the sink. Past the cap the rest is dropped and the run stops
+ * (returns 1, st->capped). */
+static int take_output(struct run_state *st, bool is_stderr, const uint8_t *data, size_t len)
+{
+	struct capbuf *b = is_stderr ? &st->err : &st->out;
+	size_t *sent = &st->sent[is_stderr], take = len <= b->max - *sent ? len : b->max - *sent;
+	char text[160];
+	int rc = 0;
+
+	if (take > 0 && st->sink && st->sink->chunk)
+		rc = sink_said(st, st->sink->chunk(st->sink->ctx, is_stderr, (const char *)data, take));
+	else if (take > 0 && !st->sink && !capbuf_append(b, data, take))
+		take = 0; /* no memory: counts as cut */
+	*sent += take;
+	if (rc != 0 || take == len)
+		return rc;
+	st->capped = true;
+	if (st->sink && st->sink->note) {
+		int n = snprintf(text, sizeof(text), "%s reached its limit of %zu bytes: the rest was "
+				 "cut and the execution stopped", is_stderr ? "stderr" : "stdout",
+				 b->max);
+		(void)sink_said(st, st->sink->note(st->sink->ctx, text, (size_t)n));
+	}
+	return 1;
+}
+
 static int read_files(struct run_state *st, const uint8_t *data, size_t len)
 {
 	const char *patterns[CXD_INCLUDE_PATTERNS_MAX];
@@ -144,7 +263,7 @@ static int read_files(struct run_state *st, const uint8_t *data, size_t len)
 		truncated = true;
 	if (truncated)
 		st->res->output_truncated = true;
-	return 0;
+	return give_files(st);
 }
 
 static int on_record(void *ctx, enum proto_type type, const uint8_t *data, size_t len)
@@ -153,21 +272,14 @@ static int on_record(void *ctx, enum proto_type type, const uint8_t *data, size_
 
 	switch (type) {
 	case PROTO_STDOUT:
-		if (!capbuf_append(&st->out, data, len)) {
-			st->capped = true;
-			return 1;
-		}
-		return 0;
 	case PROTO_STDERR:
-		if (!capbuf_append(&st->err, data, len)) {
-			st->capped = true;
-			return 1;
-		}
-		return 0;
+		return take_output(st, type == PROTO_STDERR, data, len);
 	case PROTO_NOTE:
 		(void)capbuf_append(&st->notes, data, len);
 		(void)capbuf_append(&st->notes, "\n", 1);
 		st->res->output_truncated = true; /* notes say what was left out */
+		if (st->sink && st->sink->note)
+			return sink_said(st, st->sink->note(st->sink->ctx, (const char *)data, len));
 		return 0;
 	case PROTO_FILES:
 		return read_files(st, data, len);
@@ -178,7 +290,7 @@ static int on_record(void *ctx, enum proto_type type, const uint8_t *data, size_
 		return 0;
 	case PROTO_FIGURE:
 		/* shown while it ran: the final 'F' has it too */
-		return 0;
+		return read_figure(st, data, len);
 	}
 	return -EPROTO;
 }
@@ -217,6 +329,8 @@ static int drain(struct docker_stream *s, struct run_state *st, long deadline)
 		if (n < 0)
 			return END_IO;
 		int rc = demux_feed(&st->dm, buf, (size_t)n, on_frame, st);
+		if (st->gone)
+			return END_CANCEL;
 		if (st->capped)
 			return END_CAPPED;
 		if (rc != 0)
@@ -261,7 +375,7 @@ static enum run_end wait_run(struct docker_stream *s, struct run_state *st,
 
 /* The job: job.json (the output limits, for the runner's own courtesy),
  * main.py, stdin and files/<name>, as a tar behind the 12-byte header. */
-static int pack_job(const struct config *cfg, const struct exec_request *req,
+static int pack_job(const struct config *cfg, const struct exec_request *req, bool stream,
 		    unsigned char **job, size_t *len, char *err, size_t errlen)
 {
 	struct archive_member *m = calloc(req->nfiles + 3, sizeof(*m));
@@ -294,6 +408,8 @@ static int pack_job(const struct config *cfg, const struct exec_request *req,
 			      : req->capture_figures == EXEC_FIGURES_ON);
 	if (req->session)
 		cJSON_AddBoolToObject(params, "session", true);
+	if (stream)
+		cJSON_AddBoolToObject(params, "stream", true); /* figures as they are shown */
 	params_text = cJSON_PrintUnformatted(params);
 	if (!params_text)
 		goto out;
@@ -321,14 +437,15 @@ out:
 
 /* Sends the job; fails only when it cannot be built. */
 static int send_job(struct docker_stream *s, const struct config *cfg,
-		    const struct exec_request *req, int timeout_ms, char *err, size_t errlen)
+		    const struct exec_request *req, bool stream, int timeout_ms, char *err,
+		    size_t errlen)
 {
 	unsigned char *job = NULL;
 	char head[PROTO_JOB_HEADER_LEN];
 	size_t len = 0;
 	int rc;
 
-	rc = pack_job(cfg, req, &job, &len, err, errlen);
+	rc = pack_job(cfg, req, stream, &job, &len, err, errlen);
 	if (rc != 0)
 		return rc;
 	proto_job_header(head, len);
@@ -387,7 +504,7 @@ static void run_notes(const struct run_state *st, char *notes, size_t len)
 }
 
 static void run_state_init(struct run_state *st, const struct config *cfg,
-			   const struct exec_request *req, struct exec_result *res)
+			   const struct sandbox_run *run, struct exec_result *res)
 {
 	struct proto_limits lim = {
 		.chunk_max = CXD_RECORD_CHUNK_MAX,
@@ -397,7 +514,8 @@ static void run_state_init(struct run_state *st, const struct config *cfg,
 
 	memset(st, 0, sizeof(*st));
 	st->cfg = cfg;
-	st->req = req;
+	st->req = run->req;
+	st->sink = run->sink;
 	st->res = res;
 	st->out.max = (size_t)cfg->output.max_stdout_bytes;
 	st->err.max = (size_t)cfg->output.max_stderr_bytes;
@@ -414,6 +532,9 @@ static void run_state_free(struct run_state *st)
 	free(st->err.data);
 	free(st->diag.data);
 	free(st->notes.data);
+	for (size_t i = 0; i < st->ngiven; i++)
+		free(st->given[i].name);
+	free(st->given);
 }
 
 /* Reads exactly len bytes before the deadline: 0, -ETIMEDOUT, or -EIO
@@ -531,8 +652,14 @@ int sandbox_run(struct sandbox *sb, struct sandbox_slot *slot, struct sandbox_ru
 	int rc;
 
 	memset(res, 0, sizeof(*res));
-	run_state_init(&st, sb->cfg, run->req, res);
-	rc = send_job(slot->stream, sb->cfg, run->req, run->timeout_ms, err, errlen);
+	run_state_init(&st, sb->cfg, run, res);
+	if (run->sink && run->sink->start && run->sink->start(run->sink->ctx, slot->exec_id) != 0) {
+		(void)snprintf(err, errlen, "the client went away; the execution was stopped");
+		rc = -ECANCELED;
+		goto out;
+	}
+	rc = send_job(slot->stream, sb->cfg, run->req, run->sink != NULL, run->timeout_ms, err,
+		      errlen);
 	if (rc != 0)
 		goto out;
 	sent = sandbox_now_ms();

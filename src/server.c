@@ -4,7 +4,8 @@
  *
  * Threading: one thread per connection (MHD_USE_THREAD_PER_CONNECTION), so a
  * handler may block for the length of an execution while /health and the
- * other routes keep answering on their own connections. The number of
+ * other routes keep answering on their own connections, and a streamed
+ * body's read() may block until it has something (/execute/stream). The number of
  * connections, the connections per IP, the idle timeout and the memory for
  * request headers are bounded by the configuration. */
 #include <arpa/inet.h>
@@ -25,6 +26,7 @@
 #include <microhttpd.h>
 
 #include "codeexecd/api.h"
+#include "codeexecd/api_stream.h"
 #include "codeexecd/api_sessions.h"
 #include "codeexecd/auth.h"
 #include "codeexecd/deadline.h"
@@ -58,6 +60,8 @@ struct route {
 static const struct route routes[] = {
 	{ "POST", "/execute", false, true, api_execute, ACCESS_KEY, true, api_execute_admit,
 	  api_execute_release },
+	{ "POST", "/execute/stream", false, true, api_execute_stream, ACCESS_KEY, true,
+	  api_execute_admit, api_execute_release },
 	{ "POST", "/sessions", false, true, api_sessions_create, ACCESS_KEY, true,
 	  api_execute_admit, api_execute_release },
 	{ "POST", "/sessions/", true, true, api_sessions_execute, ACCESS_KEY, true,
@@ -128,6 +132,7 @@ struct request_state {
 	int fd;
 	bool http11;
 	bool probed;
+	bool long_timeout;     /* the answer set a longer idle timeout: restore it */
 };
 
 static double ms_since(const struct timespec *start)
@@ -276,7 +281,8 @@ static struct MHD_Response *make_response(struct http_response *resp)
 			return NULL;
 		}
 		*s = resp->stream;
-		r = MHD_create_response_from_callback(s->len, STREAM_BLOCK, stream_read, s,
+		r = MHD_create_response_from_callback(s->len == HTTP_LEN_UNKNOWN ? MHD_SIZE_UNKNOWN
+						      : s->len, STREAM_BLOCK, stream_read, s,
 						      stream_free);
 		if (!r)
 			stream_free(s);
@@ -706,6 +712,11 @@ static enum MHD_Result dispatch(struct listener *lst, struct MHD_Connection *con
 	st->route->handler(srv->api, &req, &resp); /* frees req.body */
 	if (resp.execution_id[0])
 		(void)clock_gettime(CLOCK_MONOTONIC, &st->answered);
+	if (resp.timeout_seconds > 0) {
+		st->long_timeout = true;
+		(void)MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
+						(unsigned int)resp.timeout_seconds);
+	}
 	return send_response(srv, conn, method, path, st, &resp);
 }
 
@@ -780,6 +791,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (st->admission && st->route && st->route->release)
 		st->route->release(srv->api, st->admission);
 	budget_give_back(srv, st);
+	if (st->long_timeout)
+		(void)MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
+						(unsigned int)st->cfg->server.idle_timeout_seconds);
 	/* The next request on this connection has the whole deadline again. */
 	deadlines_arm(srv->deadlines, connection_deadline(conn),
 		      st->cfg->server.request_timeout_seconds);

@@ -25,6 +25,10 @@ struct api {
 int api_execute_admit(void *ctx, void **admission, struct http_response *resp);
 void api_execute_release(void *ctx, void *admission);
 void api_execute(void *ctx, const struct http_request *req, struct http_response *resp);
+/* An execution executor_run refused (429: no place or slot in time; 503:
+ * shutting down, engine down, client gone): true with resp filled; false
+ * for the other failures, which are answered 200 with success false. */
+bool api_execute_refused(struct api *api, int rc, const char *err, struct http_response *resp);
 void api_health(void *ctx, const struct http_request *req, struct http_response *resp);
 void api_ready(void *ctx, const struct http_request *req, struct http_response *resp);
 void api_root(void *ctx, const struct http_request *req, struct http_response *resp);

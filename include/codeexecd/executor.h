@@ -32,7 +32,8 @@ void executor_ticket_drop(struct exec_ticket *ticket);
 
 /* Runs req on ticket (consumed, whatever the outcome; NULL: one is taken
  * here), waiting for a slot if need be; client is watched meanwhile (NULL:
- * not). exec_id receives the execution's id ("" when it was refused before
+ * not). sink: where the output goes as it comes (sandbox.h; NULL: into
+ * res). exec_id receives the execution's id ("" when it was refused before
  * one was given). Returns 0 with res filled (the verdict inside res), or:
  * -EAGAIN no place, -ETIMEDOUT no slot within the queue timeout (both:
  * answer 429), -ESHUTDOWN shutting down, -EHOSTUNREACH engine down (both:
@@ -40,7 +41,7 @@ void executor_ticket_drop(struct exec_ticket *ticket);
  * engine's address (the log does). */
 int executor_run(struct executor *ex, struct exec_ticket *ticket, const struct exec_request *req,
 		 char exec_id[CXD_EXEC_ID_LEN + 1], const struct exec_client *client,
-		 struct exec_result *res, char *err, size_t errlen);
+		 const struct run_sink *sink, struct exec_result *res, char *err, size_t errlen);
 
 /* A session's call: as executor_run (the same admission, limits, metrics
  * and logs), with req sent as a session job (protocol.h) on *slot, a

@@ -39,8 +39,12 @@ struct http_body_stream {
 	size_t (*read)(void *ctx, char *buf, size_t room);
 	void (*free)(void *ctx);
 	void *ctx;
-	size_t len;                /* the exact total length */
+	size_t len;                /* the exact total length, or HTTP_LEN_UNKNOWN: sent
+				      chunked (HTTP/1.1), read() may block until it has
+				      something, each piece goes out as soon as read */
 };
+
+#define HTTP_LEN_UNKNOWN ((size_t)-1)
 
 struct http_response {
 	int status;
@@ -52,6 +56,9 @@ struct http_response {
 	const char *cache_control; /* static string or NULL */
 	char etag[72];             /* "" = none */
 	int retry_after;           /* seconds; 0 = no Retry-After header */
+	/* The connection's idle timeout while this answer is written (a
+	 * streamed body that may be silent for long); 0: server.idle_timeout_seconds. */
+	int timeout_seconds;
 	char execution_id[CXD_EXEC_ID_LEN + 1]; /* for the access log; "" = none */
 };
 

@@ -56,8 +56,35 @@ void sandbox_slot_phases(const struct sandbox_slot *slot, struct exec_phases *ph
 /* Closes the stream and frees the slot; the container stays. Accepts NULL. */
 void sandbox_slot_close(struct sandbox_slot *slot);
 
+/* Where a run's output goes as it comes (NEXT.md: one run protocol, several
+ * ways to deliver its output). Without one (/execute) the run buffers the
+ * output into its result. The run keeps the caps, the deadline, the
+ * cancellation and the verdict; a sink only delivers. Every callback is
+ * optional and returns 0, or non-zero when its reader is gone: the run then
+ * stops as if the client had gone (-ECANCELED). Pointers are valid during the
+ * call only. */
+struct run_sink {
+	/* The execution starts (its id), before its job is sent. */
+	int (*start)(void *ctx, const char *exec_id);
+	/* A piece of the code's stdout or stderr, raw bytes within the caps (a
+	 * multi-byte character may be cut between two pieces). */
+	int (*chunk)(void *ctx, bool is_stderr, const char *data, size_t len);
+	/* An output file the request's selection takes: a figure as it is shown,
+	 * then the final files not already given with the same name and bytes. */
+	int (*file)(void *ctx, const char *name, const unsigned char *data, size_t len);
+	/* Text about the output (an output cut at its cap, a file left out by
+	 * the runner); hostile bytes, not necessarily UTF-8. */
+	int (*note)(void *ctx, const char *text, size_t len);
+	void *ctx;
+};
+
 struct sandbox_run {
 	const struct exec_request *req;
+	/* NULL: the output is kept in the result (res->output, res->error,
+	 * res->files); else it goes to the sink as it comes, the result's
+	 * output and error stay "" (the verdict may add lines to error) and the
+	 * job asks the runner for figures as they are shown ("stream"). */
+	const struct run_sink *sink;
 	int timeout_ms;
 	const struct exec_client *client; /* gone: cancels the run; NULL: none */
 	int stop_fd;     /* readable here cancels the run (shutdown); -1: none */

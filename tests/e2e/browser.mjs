@@ -59,7 +59,7 @@ async function swagger(page) {
       const path = pathEl?.getAttribute('data-path') ?? pathEl?.textContent?.trim() ?? '';
       return `${method} ${path}`;
     }));
-  for (const op of ['POST /execute', 'GET /health', 'GET /', 'POST /sessions',
+  for (const op of ['POST /execute', 'POST /execute/stream', 'GET /health', 'GET /', 'POST /sessions',
     'POST /sessions/{session_id}/execute', 'GET /sessions/{session_id}',
     'DELETE /sessions/{session_id}']) {
     check(`/docs: lists ${op}`, ops.includes(op), ops);

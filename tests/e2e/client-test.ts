@@ -208,6 +208,50 @@ async function failures_(): Promise<void> {
   }
 }
 
+// POST /execute/stream read with Node's fetch, line by line as it comes: the
+// first line of a program that prints, sleeps 2 s and prints again must
+// arrive well before the program ends (no absolute start-up time is asserted:
+// the machine is shared).
+async function stream(): Promise<void> {
+  const base = process.env.CODE_EXECUTION_SERVICE_URL || 'http://localhost:8080';
+  const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+  if (apiKey) headers.Authorization = `Bearer ${apiKey}`;
+  const code = "import time\nprint('one')\ntime.sleep(2)\nprint('two')\n";
+  const t0 = performance.now();
+  const res = await fetch(`${base}/execute/stream`, {
+    method: 'POST', headers, body: JSON.stringify({ code }),
+  });
+  check('/execute/stream: 200 application/x-ndjson',
+    res.status === 200 && (res.headers.get('content-type') ?? '').startsWith('application/x-ndjson'),
+    [res.status, res.headers.get('content-type')]);
+  const lines: { at: number; obj: Record<string, unknown> }[] = [];
+  const decoder = new TextDecoder();
+  let pending = '';
+  for await (const piece of res.body as unknown as AsyncIterable<Uint8Array>) {
+    pending += decoder.decode(piece, { stream: true });
+    let nl: number;
+    while ((nl = pending.indexOf('\n')) >= 0) {
+      lines.push({ at: performance.now() - t0, obj: JSON.parse(pending.slice(0, nl)) });
+      pending = pending.slice(nl + 1);
+    }
+  }
+  check('/execute/stream: the body ends with a complete line', pending === '', pending);
+  const at = (text: string) =>
+    lines.find((l) => l.obj.type === 'stdout' && String(l.obj.data).includes(text))?.at ?? -1;
+  const one = at('one'), two = at('two');
+  const last = lines[lines.length - 1]?.obj;
+  console.log(`  stream: 'one' after ${one.toFixed(0)} ms, 'two' after ${two.toFixed(0)} ms, ` +
+    `${lines.length} lines`);
+  check('/execute/stream: both lines came', one >= 0 && two >= 0, lines);
+  // Not streamed, both would come together at the end; streamed, the 2 s
+  // sleep lies between them (a slow start delays both alike).
+  check('/execute/stream: the first came before the program ended', one >= 0 && two - one > 1000,
+    { one, two });
+  check('/execute/stream: a single result line, last, successful',
+    lines.filter((l) => l.obj.type === 'result').length === 1 && last?.type === 'result' &&
+      last?.success === true && last?.exit_code === 0, last);
+}
+
 // A session as an agent uses one: a CSV uploaded once, loaded by setup code,
 // then several questions in the same interpreter, then ended.
 async function sessions(): Promise<void> {
@@ -252,6 +296,7 @@ async function main(): Promise<void> {
     ['csv round trip', csvRoundTrip],
     ['failures', failures_],
     ['output_include', outputInclude],
+    ['stream', stream],
     ['sessions', sessions],
   ];
   for (const [name, step] of steps) {

@@ -8,7 +8,9 @@
  * daemon's own, not a copy. The engine is a socket that does not exist, so
  * the few engine questions a run asks (why the runner died) fail at once.
  *
- * Input: a byte choosing how the stream is cut, a byte choosing the output
+ * Input: a byte choosing how the stream is cut (and, with bit 0x20, that
+ * the output goes to a streaming sink writing NDJSON lines, as
+ * /execute/stream does), a byte choosing the output
  * selection (the old service's CSV files by base name, or output_include
  * "*.csv" or "a*" by relative path), then the stream. Each piece is an exact-size heap copy.
  * Invariants: stdout and stderr within their caps; the answer's text valid
@@ -21,6 +23,7 @@
 
 #include <fnmatch.h>
 
+#include "codeexecd/ndjson.h"
 #include "codeexecd/utf8.h"
 
 #include "fuzz.h"
@@ -42,6 +45,61 @@ static void setup(void)
 	if (docker_open(&sb.docker, "unix:///nonexistent/codeexecd-fuzz.sock", NULL, 1, err,
 			sizeof(err)) != 0)
 		abort();
+}
+
+/* The NDJSON lines of a streaming sink, kept to be checked (each one JSON
+ * and UTF-8); stdout and stderr bytes are counted against the caps. */
+struct lines {
+	struct ndjson nd;
+	size_t bytes[2];
+	char *text;
+	size_t len;
+};
+
+static int lines_out(void *ctx, const char *data, size_t len)
+{
+	struct lines *l = ctx;
+
+	FUZZ_ASSERT(len <= NDJSON_BUF, "a piece of %zu bytes", len);
+	l->text = realloc(l->text, l->len + len);
+	FUZZ_ASSERT(l->text != NULL, "out of memory");
+	memcpy(l->text + l->len, data, len);
+	l->len += len;
+	return 0;
+}
+
+static void check_lines(const struct lines *l)
+{
+	size_t at = 0;
+
+	FUZZ_ASSERT(l->len == 0 || l->text[l->len - 1] == '\n', "the last line is cut");
+	while (at < l->len) {
+		const char *p = l->text + at, *nl = memchr(p, '\n', l->len - at);
+		size_t n = (size_t)(nl - p);
+		FUZZ_ASSERT(utf8_valid(p, n, NULL), "a line is not UTF-8");
+		cJSON *obj = cJSON_ParseWithLength(p, n);
+		FUZZ_ASSERT(cJSON_IsObject(obj), "a line is not a JSON object");
+		cJSON_Delete(obj);
+		at += n + 1;
+	}
+}
+
+static int sink_chunk(void *ctx, bool is_stderr, const char *data, size_t len)
+{
+	struct lines *l = ctx;
+
+	l->bytes[is_stderr] += len;
+	return ndjson_chunk(&l->nd, is_stderr, data, len);
+}
+
+static int sink_file(void *ctx, const char *name, const unsigned char *data, size_t len)
+{
+	return ndjson_file(&((struct lines *)ctx)->nd, name, data, len);
+}
+
+static int sink_note(void *ctx, const char *text, size_t len)
+{
+	return ndjson_note(&((struct lines *)ctx)->nd, text, len);
 }
 
 /* Feeds the pieces as drain() does; returns how the run ended. */
@@ -108,6 +166,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static char csv[] = "*.csv", a_star[] = "a*";
 	static char *patterns[2] = { csv, a_star };
 	struct exec_request req = { 0 };
+	struct lines lines = { 0 };
+	struct run_sink sink = { NULL, sink_chunk, sink_file, sink_note, &lines };
+	struct sandbox_run run = { .req = &req };
 	uint8_t seed, inc;
 	char notes[CXD_ERR_MAX * 2];
 
@@ -119,8 +180,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	req.output_include = inc ? &patterns[inc - 1] : NULL;
 	req.noutput_include = inc ? 1 : 0;
 	memset(&res, 0, sizeof(res));
-	run_state_init(&st, &cfg, &req, &res);
+	ndjson_init(&lines.nd, lines_out, &lines);
+	if (seed & 0x20)
+		run.sink = &sink;
+	run_state_init(&st, &cfg, &run, &res);
 	end = feed(&st, &c, seed);
+	FUZZ_ASSERT(lines.bytes[0] <= (size_t)cfg.output.max_stdout_bytes, "streamed stdout %zu",
+		    lines.bytes[0]);
+	FUZZ_ASSERT(lines.bytes[1] <= (size_t)cfg.output.max_stderr_bytes, "streamed stderr %zu",
+		    lines.bytes[1]);
+	FUZZ_ASSERT(ndjson_flush(&lines.nd) == 0, "flush failed");
+	check_lines(&lines);
+	free(lines.text);
 
 	FUZZ_ASSERT(st.out.len <= (size_t)cfg.output.max_stdout_bytes, "stdout %zu", st.out.len);
 	FUZZ_ASSERT(st.err.len <= (size_t)cfg.output.max_stderr_bytes, "stderr %zu", st.err.len);

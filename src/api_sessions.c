@@ -180,7 +180,9 @@ void api_sessions_create(void *ctx, const struct http_request *req, struct http_
 		respond_sessions_off(resp);
 		return;
 	}
-	if (req->body_len == 0) { /* no body: an empty session */
+	/* No body: an empty session; still only with a JSON Content-Type, which
+	 * a browser's "simple" cross-origin request cannot send. */
+	if (req->body_len == 0 && api_is_json_type(req->content_type)) {
 		free(req->body);
 		er.code = strdup("");
 		er.key = req->key;
@@ -196,6 +198,8 @@ void api_sessions_create(void *ctx, const struct http_request *req, struct http_
 	if (rc == -EAGAIN || rc == -EPERM) {
 		resp->retry_after = rc == -EAGAIN ? executor_retry_after(api->executor) : 0;
 		http_response_detail(resp, rc == -EAGAIN ? 429 : 404, err);
+	} else if (rc == -EIO || rc == -ENOMEM) {
+		http_response_detail(resp, 500, rc == -EIO ? err : "Out of memory");
 	}
 	if (rc != 0) {
 		executor_ticket_drop(ticket);
@@ -223,7 +227,9 @@ void api_sessions_create(void *ctx, const struct http_request *req, struct http_
 			cJSON_AddStringToObject(obj, "detail", detail);
 			cJSON_AddItemToObject(obj, "setup", api_render_result(&res, id));
 		}
-		respond_json(resp, 500, obj);
+		/* the setup code's doing (its time, memory, exit) is the client's */
+		respond_json(resp, why == SESSION_END_FAILED || why == SESSION_END_SHUTDOWN ? 500 : 422,
+			     obj);
 	} else {
 		api_answer_run(api, rc, &res, id, err, resp);
 	}

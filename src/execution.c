@@ -128,6 +128,25 @@ static void clock_bytes(unsigned char *buf, size_t len)
 	}
 }
 
+int exec_random_hex(char *out, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char raw[64];
+	int rc;
+
+	for (size_t done = 0; done < n;) {
+		size_t take = n - done < 2 * sizeof(raw) ? n - done : 2 * sizeof(raw);
+		rc = random_bytes(raw, (take + 1) / 2);
+		if (rc != 0)
+			return rc;
+		for (size_t i = 0; i < take; i++)
+			out[done + i] = hex[(raw[i / 2] >> (i % 2 ? 0 : 4)) & 0xf];
+		done += take;
+	}
+	out[n] = '\0';
+	return 0;
+}
+
 void exec_id_new(char id[CXD_EXEC_ID_LEN + 1])
 {
 	static const char hex[] = "0123456789abcdef";

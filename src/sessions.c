@@ -63,7 +63,7 @@ static const char *const end_texts[SESSION_END_COUNT] = {
 	"it was deleted",
 	"it was idle for longer than sessions.idle_timeout_seconds",
 	"it reached sessions.max_lifetime_seconds",
-	"the code ended its interpreter",
+	"the code ended its process",
 	"a call ran out of time and was stopped",
 	"the code ran out of memory",
 	"a call reached the output limit and was stopped",
@@ -107,13 +107,6 @@ bool sessions_id_valid(const char *id)
 	return n == SESSION_ID_LEN;
 }
 
-/* 128 random bits as hex (execution ids are 32 bits of getrandom each). */
-static void new_id(char id[SESSION_ID_LEN + 1])
-{
-	for (int i = 0; i < SESSION_ID_LEN / CXD_EXEC_ID_LEN; i++)
-		exec_id_new(id + i * CXD_EXEC_ID_LEN);
-	id[SESSION_ID_LEN] = '\0';
-}
 
 static const char *owner_of(const char *owner)
 {
@@ -144,6 +137,18 @@ static void not_found(struct sessions *s, const char *id, const char *owner, cha
 		}
 	}
 	(void)snprintf(err, errlen, "Session %.*s not found", SESSION_ID_LEN, id);
+}
+
+/* Why id cannot be used (e: its entry, NULL when none); mu held. One that
+ * ends once its running call returns says so already. */
+static void unusable(struct sessions *s, const struct session *e, const char *id,
+		     const char *owner, char *err, size_t errlen)
+{
+	if (e && e->ending && strcmp(e->owner, owner_of(owner)) == 0)
+		(void)snprintf(err, errlen, "Session %s ended: %s", e->id,
+			       sessions_end_text(e->end_why));
+	else
+		not_found(s, id, owner, err, errlen);
 }
 
 /* Unlinks e and leaves a tombstone; mu held. The caller discards its slot
@@ -246,7 +251,12 @@ int sessions_begin(struct sessions *s, const char *owner, int timeout_s,
 
 	if (!e)
 		return -ENOMEM;
-	new_id(e->id);
+	/* 128 bits from the kernel: with no API keys, the id is the only key */
+	if (exec_random_hex(e->id, SESSION_ID_LEN) != 0) {
+		(void)snprintf(err, errlen, "No randomness for a session id");
+		free(e);
+		return -EIO;
+	}
 	(void)snprintf(e->owner, sizeof(e->owner), "%s", owner_of(owner));
 	e->created_ms = e->last_ms = sessions_now_ms();
 	e->created_wall = e->last_wall = wall_s();
@@ -282,7 +292,7 @@ int sessions_acquire(struct sessions *s, const char *id, const char *owner,
 	pthread_mutex_lock(&s->mu);
 	e = find(s, id);
 	if (!e || e->ending || strcmp(e->owner, owner_of(owner)) != 0) {
-		not_found(s, id, owner, err, errlen);
+		unusable(s, e, id, owner, err, errlen);
 		rc = -ENOENT;
 	} else if (e->busy) {
 		(void)snprintf(err, errlen, "Session %s is busy: one call at a time; retry when "
@@ -317,7 +327,7 @@ void sessions_release(struct sessions *s, const char *id, struct sandbox_slot *s
 	e->last_wall = wall_s();
 	if (ran)
 		e->calls++;
-	if (e->slot && e->calls == 1)
+	if (ran && e->slot && e->calls == 1)
 		metrics_count(METRICS_C_SESSIONS_CREATED);
 	if (e->ending || !e->slot) {
 		unlink_ended(s, e, e->slot ? e->end_why : why);
@@ -336,8 +346,8 @@ int sessions_info(struct sessions *s, const char *id, const char *owner,
 
 	pthread_mutex_lock(&s->mu);
 	e = find(s, id);
-	if (!e || strcmp(e->owner, owner_of(owner)) != 0) {
-		not_found(s, id, owner, err, errlen);
+	if (!e || e->ending || strcmp(e->owner, owner_of(owner)) != 0) {
+		unusable(s, e, id, owner, err, errlen);
 		rc = -ENOENT;
 	} else {
 		long idle_end = e->last_wall + s->lim.idle_timeout_s;
@@ -363,7 +373,7 @@ int sessions_end(struct sessions *s, const char *id, const char *owner, char *er
 	pthread_mutex_lock(&s->mu);
 	e = find(s, id);
 	if (!e || e->ending || strcmp(e->owner, owner_of(owner)) != 0) {
-		not_found(s, id, owner, err, errlen);
+		unusable(s, e, id, owner, err, errlen);
 		pthread_mutex_unlock(&s->mu);
 		return -ENOENT;
 	}

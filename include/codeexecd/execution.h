@@ -106,5 +106,9 @@ void exec_files_free(struct exec_file *files, size_t n);
 /* Fills id with CXD_EXEC_ID_LEN random lowercase hex characters and a NUL
  * (getrandom(2), else /dev/urandom, else the clocks: never fails). */
 void exec_id_new(char id[CXD_EXEC_ID_LEN + 1]);
+/* Fills out with n random lowercase hex characters and a NUL, from the
+ * kernel's randomness only (for ids that are credentials): 0, or a
+ * negative errno when there is none. */
+int exec_random_hex(char *out, size_t n);
 
 #endif

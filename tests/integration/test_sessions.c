@@ -228,6 +228,12 @@ START_TEST(test_state_persists)
 	ck_assert_msg(strstr(str(j, "detail"), "not found"), "detail: %s", str(j, "detail"));
 	cJSON_Delete(j);
 	ck_assert_int_eq(session_req(d, "GET", NULL, "nope", NULL), 404);
+	/* an empty POST without a JSON Content-Type (what a browser's simple
+	 * cross-origin request sends) opens nothing */
+	struct harness_response r;
+	ck_assert_int_eq(harness_http(d, "POST", "/sessions", NULL, 0, NULL, &r), 0);
+	ck_assert_int_eq(r.status, 422);
+	harness_response_free(&r);
 	stop_clean(d);
 }
 END_TEST

@@ -599,7 +599,7 @@ cJSON *api_render_result(const struct exec_result *res, const char *exec_id)
 }
 
 /* Serializes obj (consumed) into resp. */
-static void respond_json(struct http_response *resp, int status, cJSON *obj)
+void api_respond_json(struct http_response *resp, int status, cJSON *obj)
 {
 	char *text = obj ? cJSON_PrintUnformatted(obj) : NULL;
 
@@ -621,7 +621,7 @@ static void respond_validation(struct http_response *resp, cJSON *errors)
 		return;
 	}
 	cJSON_AddItemToObject(obj, "detail", errors); /* obj owns errors */
-	respond_json(resp, 422, obj);
+	api_respond_json(resp, 422, obj);
 }
 
 /* A failed execution as the old service reported it: 200, success false,
@@ -631,7 +631,7 @@ static void respond_failure(struct http_response *resp, const char *exec_id, con
 	struct exec_result res = { .exit_code = -1 };
 
 	res.error = (char *)(uintptr_t)why; /* only read by api_render_result */
-	respond_json(resp, 200, api_render_result(&res, exec_id));
+	api_respond_json(resp, 200, api_render_result(&res, exec_id));
 }
 
 int api_execute_admit(void *ctx, void **admission, struct http_response *resp)
@@ -830,7 +830,7 @@ static void respond_health(struct http_response *resp, int status, const char *s
 		cJSON_AddStringToObject(obj, "status", state);
 		cJSON_AddStringToObject(obj, "message", message);
 	}
-	respond_json(resp, status, obj);
+	api_respond_json(resp, status, obj);
 }
 
 void api_health(void *ctx, const struct http_request *req, struct http_response *resp)

@@ -79,18 +79,6 @@ cJSON *api_sessions_render(const struct session_info *info)
 	return obj;
 }
 
-/* Serializes obj (consumed) into resp. */
-static void respond_json(struct http_response *resp, int status, cJSON *obj)
-{
-	char *text = obj ? cJSON_PrintUnformatted(obj) : NULL;
-
-	cJSON_Delete(obj);
-	if (!text) {
-		http_response_detail(resp, 500, "Out of memory");
-		return;
-	}
-	http_response_take(resp, status, JSON, text, strlen(text)); /* resp owns text */
-}
 
 /* The ticket the admit hook took, now the handler's. */
 static struct exec_ticket *take_ticket(const struct http_request *req)
@@ -160,7 +148,7 @@ static void respond_created(struct api *api, struct http_response *resp, const c
 	obj = api_sessions_render(&info);
 	if (obj)
 		cJSON_AddItemToObject(obj, "setup", api_render_result(res, exec_id));
-	respond_json(resp, 201, obj);
+	api_respond_json(resp, 201, obj);
 }
 
 void api_sessions_create(void *ctx, const struct http_request *req, struct http_response *resp)
@@ -228,7 +216,8 @@ void api_sessions_create(void *ctx, const struct http_request *req, struct http_
 			cJSON_AddItemToObject(obj, "setup", api_render_result(&res, id));
 		}
 		/* the setup code's doing (its time, memory, exit) is the client's */
-		respond_json(resp, why == SESSION_END_FAILED || why == SESSION_END_SHUTDOWN ? 500 : 422,
+		api_respond_json(resp,
+				 why == SESSION_END_FAILED || why == SESSION_END_SHUTDOWN ? 500 : 422,
 			     obj);
 	} else {
 		api_answer_run(api, rc, &res, id, err, resp);
@@ -305,7 +294,7 @@ void api_sessions_get(void *ctx, const struct http_request *req, struct http_res
 		http_response_detail(resp, 404, err);
 		return;
 	}
-	respond_json(resp, 200, api_sessions_render(&info));
+	api_respond_json(resp, 200, api_sessions_render(&info));
 	resp->cache_control = "no-store";
 }
 

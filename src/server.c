@@ -37,25 +37,8 @@
 #include "codeexecd/metrics.h"
 #include "codeexecd/server.h"
 
-/* Who may call a route when API keys are on (auth.keys_file). */
-enum route_access {
-	ACCESS_PUBLIC,      /* always */
-	ACCESS_DOCS,        /* unless auth.protect_docs */
-	ACCESS_KEY,         /* with a key */
-	ACCESS_METRICS,     /* with a key on the main listener; free on server.metrics_listen */
-};
+#include "server_internal.h"
 
-struct route {
-	const char *method;
-	const char *path;
-	bool prefix;        /* path is a prefix ("/docs/assets/") */
-	bool takes_body;
-	http_handler handler;
-	enum route_access access;
-	bool key_limits;    /* counts against the key's concurrent= and per_minute= */
-	http_admit admit;   /* before the body is read; NULL: none */
-	http_release release;
-};
 
 static const struct route routes[] = {
 	{ "POST", "/execute", false, true, api_execute, ACCESS_KEY, true, api_execute_admit,
@@ -79,63 +62,10 @@ static const struct route routes[] = {
 };
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
-#define CORS_METHODS "GET, POST"
-#define CORS_MAX_AGE "600"
 #define STOP_DRAIN_MS 10000   /* for in-flight answers at shutdown */
-#define STREAM_BLOCK (64 * 1024) /* a streamed answer's write size */
 
-/* One listening socket's daemon; the metrics listener serves /metrics only. */
-struct listener {
-	struct server *srv;
-	struct MHD_Daemon *mhd;
-	bool metrics_only;
-	int quiesced_fd;      /* the listening socket handed back by quiesce */
-};
 
-struct server {
-	struct listener main, metrics;
-	/* The configuration and the keys are swapped by a reload while
-	 * requests run: each request takes both once, at its first call.
-	 * Configurations are never freed before the server (main keeps every
-	 * generation), so a plain atomic pointer is enough for them; key sets
-	 * are reference-counted. */
-	const struct config *_Atomic cfg;
-	pthread_mutex_t auth_mu;
-	struct auth *auth;    /* NULL: no keys */
-	struct api *api;
-	int port;
-	atomic_int inflight;  /* requests begun and not yet answered */
-	atomic_long body_bytes; /* reserved for request bodies, all requests */
-	struct deadlines *deadlines;
-	struct http_hosts hosts; /* server.allowed_hosts */
-};
-
-/* Per-request state, from the first call of on_request to on_completed. */
-struct request_state {
-	struct server *srv;
-	struct timespec start;
-	const struct route *route;
-	const struct config *cfg;   /* the generation this request uses */
-	struct auth *auth;          /* a reference, or NULL */
-	const struct auth_key *key; /* the caller's key, or NULL */
-	bool key_admitted;          /* auth_admit'ed: auth_release at the end */
-	struct timespec answered;   /* an execution's answer queued (tv_sec 0: none) */
-	char *body;            /* NUL-terminated, at most max_body_bytes */
-	size_t body_len;
-	size_t body_cap;
-	size_t reserved;       /* body buffer bytes covered by the budget */
-	long charged;          /* of srv->body_bytes, given back at the end */
-	bool too_large;
-	bool over_budget;      /* no room in server.max_inflight_body_bytes */
-	size_t dropped;        /* bytes read and not kept */
-	void *admission;       /* the route's, until its handler takes it */
-	int fd;
-	bool http11;
-	bool probed;
-	bool long_timeout;     /* the answer set a longer idle timeout: restore it */
-};
-
-static double ms_since(const struct timespec *start)
+double server_ms_since(const struct timespec *start)
 {
 	struct timespec now;
 
@@ -144,8 +74,7 @@ static double ms_since(const struct timespec *start)
 	       (double)(now.tv_nsec - start->tv_nsec) / 1e6;
 }
 
-/* The route label of metrics and logs: the route's path, or "other". */
-static const char *route_label(const struct request_state *st)
+const char *server_route_label(const struct request_state *st)
 {
 	return st->route ? st->route->path : "other";
 }
@@ -173,7 +102,7 @@ static const struct route *route_find(const char *method, const char *path, bool
 	return NULL;
 }
 
-static void allow_header(const char *path, char *out, size_t outlen)
+void server_allow_header(const char *path, char *out, size_t outlen)
 {
 	size_t pos = 0;
 
@@ -189,215 +118,12 @@ static void allow_header(const char *path, char *out, size_t outlen)
 	}
 }
 
-static const char *header(struct MHD_Connection *conn, const char *name)
-{
-	return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
-}
-
-/* The value for Access-Control-Allow-Origin, or NULL if origin may not. */
-static const char *cors_allowed(const struct config *cfg, const char *origin)
-{
-	const struct string_list *list = &cfg->server.cors_origins;
-
-	for (size_t i = 0; i < list->n; i++) {
-		if (strcmp(list->items[i], "*") == 0)
-			return "*";
-		if (strcmp(list->items[i], origin) == 0)
-			return origin;
-	}
-	return NULL;
-}
-
-static void add_cors_headers(const struct config *cfg, struct MHD_Connection *conn,
-			     struct MHD_Response *r)
-{
-	const char *origin = header(conn, "Origin");
-	const char *allow;
-
-	if (!origin || !(allow = cors_allowed(cfg, origin)))
-		return;
-	(void)MHD_add_response_header(r, "Access-Control-Allow-Origin", allow);
-	if (strcmp(allow, "*") != 0)
-		(void)MHD_add_response_header(r, "Vary", "Origin");
-}
-
-static void client_address(struct MHD_Connection *conn, char *out, size_t outlen)
-{
-	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
-
-	(void)snprintf(out, outlen, "-");
-	if (!sa)
-		return;
-	if (sa->sa_family == AF_INET)
-		(void)inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
-				out, (socklen_t)outlen);
-	else if (sa->sa_family == AF_INET6)
-		(void)inet_ntop(AF_INET6,
-				&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
-				(socklen_t)outlen);
-}
-
 static struct deadline_entry *connection_deadline(struct MHD_Connection *conn)
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 
 	return ci ? ci->socket_context : NULL;
-}
-
-static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
-{
-	struct http_body_stream *s = cls;
-	size_t n;
-
-	(void)pos;
-	n = max >= 16 ? s->read(s->ctx, buf, max) : 0;
-	if (n == 0)
-		return max >= 16 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
-	return (ssize_t)n;
-}
-
-static void stream_free(void *cls)
-{
-	struct http_body_stream *s = cls;
-
-	s->free(s->ctx);
-	free(s);
-}
-
-/* resp's body as an MHD response; resp's body or stream is handed over
- * (freed here on failure). */
-static struct MHD_Response *make_response(struct http_response *resp)
-{
-	struct http_body_stream *s;
-	struct MHD_Response *r;
-
-	if (resp->stream.read) {
-		s = malloc(sizeof(*s));
-		if (!s) {
-			resp->stream.free(resp->stream.ctx);
-			return NULL;
-		}
-		*s = resp->stream;
-		r = MHD_create_response_from_callback(s->len == HTTP_LEN_UNKNOWN ? MHD_SIZE_UNKNOWN
-						      : s->len, STREAM_BLOCK, stream_read, s,
-						      stream_free);
-		if (!r)
-			stream_free(s);
-		return r;
-	}
-	if (resp->body_static)
-		return MHD_create_response_from_buffer(resp->body_len, resp->body,
-						       MHD_RESPMEM_PERSISTENT);
-	r = MHD_create_response_from_buffer(resp->body_len, resp->body, MHD_RESPMEM_MUST_FREE);
-	if (!r)
-		free(resp->body);
-	return r;
-}
-
-/* Queues resp on conn, with the common headers; frees resp's owned body
- * (handed to libmicrohttpd) and logs the request. */
-static enum MHD_Result send_response(struct server *srv, struct MHD_Connection *conn,
-				     const char *method, const char *path,
-				     const struct request_state *st, struct http_response *resp)
-{
-	struct MHD_Response *r;
-	enum MHD_Result ret;
-	char remote[INET6_ADDRSTRLEN], num[32];
-
-	(void)srv; /* the configuration is the request's (st->cfg) */
-	r = make_response(resp);
-	if (!r)
-		return MHD_NO;
-	/* From here libmicrohttpd owns resp->body (or its stream). */
-	if (resp->content_type)
-		(void)MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
-	if (resp->cache_control)
-		(void)MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, resp->cache_control);
-	if (resp->etag[0])
-		(void)MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, resp->etag);
-	if (resp->retry_after > 0) {
-		(void)snprintf(num, sizeof(num), "%d", resp->retry_after);
-		(void)MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, num);
-	}
-	if (resp->status == MHD_HTTP_METHOD_NOT_ALLOWED) {
-		char allow[64];
-		allow_header(path, allow, sizeof(allow));
-		(void)MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
-	}
-	(void)MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-	if (resp->status == MHD_HTTP_UNAUTHORIZED)
-		(void)MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
-	add_cors_headers(st->cfg, conn, r);
-	ret = MHD_queue_response(conn, (unsigned int)resp->status, r);
-	MHD_destroy_response(r);
-	client_address(conn, remote, sizeof(remote));
-	log_request(method, path, resp->status, ms_since(&st->start), remote,
-		    resp->execution_id, route_label(st), st->key ? auth_key_name(st->key) : NULL);
-	metrics_http_request(route_label(st), resp->status, ms_since(&st->start) / 1e3);
-	return ret;
-}
-
-static enum MHD_Result send_detail(struct server *srv, struct MHD_Connection *conn,
-				   const char *method, const char *path,
-				   const struct request_state *st, int status, const char *detail)
-{
-	struct http_response resp = { 0 };
-
-	http_response_detail(&resp, status, detail);
-	return send_response(srv, conn, method, path, st, &resp);
-}
-
-/* A CORS preflight: OPTIONS with Origin and Access-Control-Request-Method.
- * As Starlette's CORSMiddleware: 200 when allowed, 400 otherwise. */
-static enum MHD_Result send_preflight(struct server *srv, struct MHD_Connection *conn,
-				      const char *path, const struct request_state *st)
-{
-	const char *origin = header(conn, "Origin");
-	const char *want = header(conn, "Access-Control-Request-Method");
-	const char *want_headers = header(conn, "Access-Control-Request-Headers");
-	const char *allow = cors_allowed(st->cfg, origin);
-	struct http_response resp = { 0 };
-	struct MHD_Response *r;
-	enum MHD_Result ret;
-	char remote[INET6_ADDRSTRLEN];
-	static const char ok[] = "OK", bad_origin[] = "Disallowed CORS origin",
-			  bad_method[] = "Disallowed CORS method";
-	const char *text = ok;
-
-	(void)srv;
-	resp.status = 200;
-	if (!allow) {
-		resp.status = 400;
-		text = bad_origin;
-	} else if (strcmp(want, "GET") != 0 && strcmp(want, "POST") != 0 &&
-		   strcmp(want, "HEAD") != 0) {
-		resp.status = 400;
-		text = bad_method;
-	}
-	r = MHD_create_response_from_buffer(strlen(text), (void *)(uintptr_t)text,
-					    MHD_RESPMEM_PERSISTENT);
-	if (!r)
-		return MHD_NO;
-	(void)MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
-	if (allow) {
-		(void)MHD_add_response_header(r, "Access-Control-Allow-Origin", allow);
-		(void)MHD_add_response_header(r, "Access-Control-Allow-Methods", CORS_METHODS);
-		(void)MHD_add_response_header(r, "Access-Control-Max-Age", CORS_MAX_AGE);
-		if (want_headers)
-			(void)MHD_add_response_header(r, "Access-Control-Allow-Headers", want_headers);
-		if (strcmp(allow, "*") != 0)
-			(void)MHD_add_response_header(r, "Vary", "Origin");
-	}
-	ret = MHD_queue_response(conn, (unsigned int)resp.status, r);
-	MHD_destroy_response(r);
-	client_address(conn, remote, sizeof(remote));
-	log_request("OPTIONS", path, resp.status, ms_since(&st->start), remote, NULL,
-		    route_label(st), NULL);
-	metrics_http_request(route_label(st), resp.status, ms_since(&st->start) / 1e3);
-	return ret;
 }
 
 /* Covers n more bytes of body buffer with the bodies' budget; false when
@@ -512,7 +238,7 @@ static const struct route *route_lookup(const struct listener *lst, const struct
  * "X-API-Key: <key>"; NULL when there is none. */
 static const char *presented_key(struct MHD_Connection *conn)
 {
-	const char *h = header(conn, MHD_HTTP_HEADER_AUTHORIZATION);
+	const char *h = server_header(conn, MHD_HTTP_HEADER_AUTHORIZATION);
 
 	if (h && strncasecmp(h, "Bearer ", 7) == 0) {
 		h += 7;
@@ -520,7 +246,7 @@ static const char *presented_key(struct MHD_Connection *conn)
 			h++;
 		return *h ? h : NULL;
 	}
-	h = header(conn, "X-API-Key");
+	h = server_header(conn, "X-API-Key");
 	return h && *h ? h : NULL;
 }
 
@@ -551,7 +277,7 @@ static bool authenticate(struct listener *lst, struct MHD_Connection *conn, cons
 	st->key = presented ? auth_find(st->auth, presented) : NULL;
 	if (!st->key) {
 		metrics_auth_failure();
-		*ret = send_detail(lst->srv, conn, method, path, st, 401, "Not authenticated");
+		*ret = server_send_detail(lst->srv, conn, method, path, st, 401, "Not authenticated");
 		return true;
 	}
 	if (!st->route->key_limits)
@@ -562,7 +288,7 @@ static bool authenticate(struct listener *lst, struct MHD_Connection *conn, cons
 	}
 	metrics_execution(METRICS_OUT_REJECTED, auth_key_name(st->key));
 	http_response_detail(&resp, 429, why);
-	*ret = send_response(lst->srv, conn, method, path, st, &resp);
+	*ret = server_send_response(lst->srv, conn, method, path, st, &resp);
 	return true;
 }
 
@@ -577,16 +303,6 @@ static bool parse_length(const char *cl, unsigned long long *n)
 	return errno == 0 && *end == '\0' && end != cl;
 }
 
-static enum MHD_Result send_over_budget(struct server *srv, struct MHD_Connection *conn,
-					const char *method, const char *path,
-					const struct request_state *st)
-{
-	struct http_response resp = { .retry_after = 2 };
-
-	http_response_detail(&resp, 503, "Too many request bodies in flight; retry later");
-	return send_response(srv, conn, method, path, st, &resp);
-}
-
 /* The first call for a request, when its headers are in: conflicting
  * lengths (a request smuggling vector behind proxies: RFC 9112 6.3 says
  * 400), the Host, routing, the early 413, the route's admission and the
@@ -596,7 +312,7 @@ static bool first_call(struct listener *lst, struct MHD_Connection *conn, const 
 		       const char *path, struct request_state *st, enum MHD_Result *ret)
 {
 	struct server *srv = lst->srv;
-	const char *cl = header(conn, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *cl = server_header(conn, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	struct cl_count count = { 0 };
 	unsigned long long n = 0;
 	bool known, has_length;
@@ -604,12 +320,12 @@ static bool first_call(struct listener *lst, struct MHD_Connection *conn, const 
 
 	(void)MHD_get_connection_values(conn, MHD_HEADER_KIND, count_content_length, &count);
 	if (count.conflict) {
-		*ret = send_detail(srv, conn, method, path, st, 400,
+		*ret = server_send_detail(srv, conn, method, path, st, 400,
 				   "Conflicting Content-Length headers");
 		return true;
 	}
-	if (!http_hosts_allow(&srv->hosts, header(conn, MHD_HTTP_HEADER_HOST))) {
-		*ret = send_detail(srv, conn, method, path, st, 400, "Invalid host header");
+	if (!http_hosts_allow(&srv->hosts, server_header(conn, MHD_HTTP_HEADER_HOST))) {
+		*ret = server_send_detail(srv, conn, method, path, st, 400, "Invalid host header");
 		return true;
 	}
 	st->route = route_lookup(lst, st->cfg, method, path, &known);
@@ -620,39 +336,25 @@ static bool first_call(struct listener *lst, struct MHD_Connection *conn, const 
 	has_length = parse_length(cl, &n);
 	if (has_length && n > (unsigned long long)st->cfg->server.max_body_bytes) {
 		body_limit_text(st->cfg, text, sizeof(text));
-		*ret = send_detail(srv, conn, method, path, st, 413, text);
+		*ret = server_send_detail(srv, conn, method, path, st, 413, text);
 		return true;
 	}
 	if (st->route->admit) {
 		struct http_response resp = { .status = 500 };
 		if (st->route->admit(srv->api, &st->admission, &resp) != 0) {
-			*ret = send_response(srv, conn, method, path, st, &resp);
+			*ret = server_send_response(srv, conn, method, path, st, &resp);
 			return true;
 		}
 	}
 	if (has_length && n > 0) {
 		if (!budget_take(srv, st, (size_t)n + 1)) {
-			*ret = send_over_budget(srv, conn, method, path, st);
+			*ret = server_send_over_budget(srv, conn, method, path, st);
 			return true;
 		}
 		st->body = malloc((size_t)n + 1); /* pages are touched as the body comes */
 		st->body_cap = st->body ? (size_t)n + 1 : 0;
 	}
 	return false;
-}
-
-/* The watchdog's probe (server_probe): answered by the request loop
- * itself, neither logged nor counted. */
-static enum MHD_Result send_probe_answer(struct MHD_Connection *conn)
-{
-	struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-	enum MHD_Result ret;
-
-	if (!r)
-		return MHD_NO;
-	ret = MHD_queue_response(conn, MHD_HTTP_NO_CONTENT, r);
-	MHD_destroy_response(r);
-	return ret;
 }
 
 /* Writes an interim answer the client must accept (RFC 9110 15.2), to tell
@@ -680,30 +382,30 @@ static enum MHD_Result dispatch(struct listener *lst, struct MHD_Connection *con
 
 	deadlines_arm(srv->deadlines, connection_deadline(conn), 0); /* all of it is in */
 	if (strlen(path) > CXD_PATH_MAX)
-		return send_detail(srv, conn, method, "(long path)", st, 404, "Not Found");
-	if (strcmp(method, "OPTIONS") == 0 && header(conn, "Origin") &&
-	    header(conn, "Access-Control-Request-Method"))
-		return send_preflight(srv, conn, path, st);
+		return server_send_detail(srv, conn, method, "(long path)", st, 404, "Not Found");
+	if (strcmp(method, "OPTIONS") == 0 && server_header(conn, "Origin") &&
+	    server_header(conn, "Access-Control-Request-Method"))
+		return server_send_preflight(srv, conn, path, st);
 	if (strcmp(path, SERVER_PROBE_PATH) == 0 && !lst->metrics_only)
-		return send_probe_answer(conn);
+		return server_send_probe_answer(conn);
 	if (st->too_large) {
 		body_limit_text(st->cfg, text, sizeof(text));
-		return send_detail(srv, conn, method, path, st, 413, text);
+		return server_send_detail(srv, conn, method, path, st, 413, text);
 	}
 	if (!st->route) {
 		(void)route_lookup(lst, st->cfg, method, path, &known);
-		return send_detail(srv, conn, method, path, st, known ? 405 : 404,
+		return server_send_detail(srv, conn, method, path, st, known ? 405 : 404,
 				   known ? "Method Not Allowed" : "Not Found");
 	}
 	if (st->over_budget)
-		return send_over_budget(srv, conn, method, path, st);
+		return server_send_over_budget(srv, conn, method, path, st);
 	req.method = method;
 	req.path = path;
 	req.body = st->body; /* handed over */
 	req.body_len = st->body_len;
 	st->body = NULL;
-	req.content_type = header(conn, MHD_HTTP_HEADER_CONTENT_TYPE);
-	req.if_none_match = header(conn, MHD_HTTP_HEADER_IF_NONE_MATCH);
+	req.content_type = server_header(conn, MHD_HTTP_HEADER_CONTENT_TYPE);
+	req.if_none_match = server_header(conn, MHD_HTTP_HEADER_IF_NONE_MATCH);
 	req.client_fd = st->fd;
 	req.client_probe = st->http11 ? probe_client : NULL;
 	req.probe_ctx = st;
@@ -717,7 +419,7 @@ static enum MHD_Result dispatch(struct listener *lst, struct MHD_Connection *con
 		(void)MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
 						(unsigned int)resp.timeout_seconds);
 	}
-	return send_response(srv, conn, method, path, st, &resp);
+	return server_send_response(srv, conn, method, path, st, &resp);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -783,7 +485,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	/* The answer of an execution written to the client: a phase. */
 	if (st->answered.tv_sec && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
-		metrics_observe_phase(METRICS_PHASE_ANSWER, ms_since(&st->answered) / 1e3);
+		metrics_observe_phase(METRICS_PHASE_ANSWER, server_ms_since(&st->answered) / 1e3);
 	if (st->key_admitted)
 		auth_release(st->key);
 	auth_unref(st->auth);

@@ -60,6 +60,9 @@ void api_answer_run(struct api *api, int rc, struct exec_result *res,
  * application/<x>+json); false for none. */
 bool api_is_json_type(const char *content_type);
 
+/* Serializes obj (consumed; NULL: 500 out of memory) into resp as JSON. */
+void api_respond_json(struct http_response *resp, int status, cJSON *obj);
+
 /* The ExecutionResponse object for a result (caller frees). */
 cJSON *api_render_result(const struct exec_result *res, const char *exec_id);
 

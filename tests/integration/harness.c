@@ -1277,6 +1277,45 @@ out:
 	return count;
 }
 
+int harness_hash_key(const char *name, const char *limits, const char *keys_file, char *key,
+		     size_t keylen)
+{
+	char cmd[600], line[256] = "";
+	FILE *p, *f;
+	int rc = -1;
+
+	key[0] = '\0';
+	(void)snprintf(cmd, sizeof(cmd), "'%s' --hash-key '%s' 2>'%s.key'",
+		       getenv("CODEEXECD_BIN"), name, keys_file);
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	if (!fgets(line, sizeof(line), p) || strncmp(line, name, strlen(name)) != 0 ||
+	    !strstr(line, " sha256:")) {
+		fprintf(stderr, "harness: --hash-key printed '%s'\n", line);
+		(void)pclose(p);
+		goto out;
+	}
+	if (pclose(p) != 0 || !(f = fopen(keys_file, "a")))
+		goto out;
+	fprintf(f, "%.*s %s\n", (int)strcspn(line, "\n"), line, limits);
+	if (fclose(f) != 0)
+		goto out;
+	/* stderr: a sentence, then the key alone on the last line */
+	(void)snprintf(cmd, sizeof(cmd), "%s.key", keys_file);
+	if (!(f = fopen(cmd, "r")))
+		goto out;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "cxd_", 4) == 0)
+			(void)snprintf(key, keylen, "%.*s", (int)strcspn(line, "\n"), line);
+	(void)fclose(f);
+	rc = strlen(key) == 68 ? 0 : -1;
+out:
+	(void)snprintf(cmd, sizeof(cmd), "%s.key", keys_file);
+	(void)unlink(cmd);
+	return rc;
+}
+
 int harness_proc_fds(int pid)
 {
 	char path[64];

@@ -218,6 +218,12 @@ int harness_docker_count_labelled(const char *extra_label);
 
 /* --- small helpers ----------------------------------------------------------------- */
 
+/* `$CODEEXECD_BIN --hash-key name`: appends its keys-file line, with
+ * limits ("" for none, e.g. "per_minute=2") after it, to keys_file and puts
+ * the key itself in key. 0, or -1 (with the reason on stderr). */
+int harness_hash_key(const char *name, const char *limits, const char *keys_file, char *key,
+		     size_t keylen);
+
 /* A process's open file descriptors, -1 when unknown. */
 int harness_proc_fds(int pid);
 /* A process's resident size (VmRSS) in KiB, -1 when unknown. */

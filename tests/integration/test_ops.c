@@ -120,41 +120,6 @@ static void write_text(const char *path, const char *text)
 	ck_assert_int_eq(fclose(f), 0);
 }
 
-/* `codeexecd --hash-key name`: appends its line (with limits) to the file;
- * key gets the key. */
-static void hash_key(const char *name, const char *limits, const char *keys_file, char *key,
-		     size_t keylen)
-{
-	char cmd[600], line[256] = "", *nl;
-	FILE *p, *f;
-
-	(void)snprintf(cmd, sizeof(cmd), "'%s' --hash-key '%s' 2>'%s.key'",
-		       getenv("CODEEXECD_BIN"), name, keys_file);
-	p = popen(cmd, "r");
-	ck_assert_ptr_nonnull(p);
-	ck_assert_ptr_nonnull(fgets(line, sizeof(line), p));
-	ck_assert_int_eq(pclose(p), 0);
-	ck_assert_msg(strncmp(line, name, strlen(name)) == 0 && strstr(line, " sha256:"),
-		      "--hash-key printed '%s'", line);
-	f = fopen(keys_file, "a");
-	ck_assert_ptr_nonnull(f);
-	if ((nl = strchr(line, '\n')))
-		*nl = '\0';
-	fprintf(f, "%s %s\n", line, limits);
-	ck_assert_int_eq(fclose(f), 0);
-	/* stderr: a sentence, then the key alone on the last line */
-	(void)snprintf(cmd, sizeof(cmd), "%s.key", keys_file);
-	f = fopen(cmd, "r");
-	ck_assert_ptr_nonnull(f);
-	key[0] = '\0';
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, "cxd_", 4) == 0)
-			(void)snprintf(key, keylen, "%.*s", (int)strcspn(line, "\n"), line);
-	ck_assert_int_eq(fclose(f), 0);
-	ck_assert_int_eq(unlink(cmd), 0);
-	ck_assert_uint_eq(strlen(key), 68);
-}
-
 static bool log_has(struct harness_daemon *d, const char *text)
 {
 	return strstr(harness_daemon_log(d), text) != NULL;
@@ -300,9 +265,9 @@ START_TEST(test_api_keys)
 	make_dir(dir, sizeof(dir));
 	(void)snprintf(keys, sizeof(keys), "%s/keys", dir);
 	write_text(keys, "# codeexecd API keys\n");
-	hash_key("alice", "", keys, a, sizeof(a));
-	hash_key("limited", "per_minute=2", keys, lim, sizeof(lim));
-	hash_key("single", "concurrent=1", keys, one, sizeof(one));
+	ck_assert_int_eq(harness_hash_key("alice", "", keys, a, sizeof(a)), 0);
+	ck_assert_int_eq(harness_hash_key("limited", "per_minute=2", keys, lim, sizeof(lim)), 0);
+	ck_assert_int_eq(harness_hash_key("single", "concurrent=1", keys, one, sizeof(one)), 0);
 	(void)snprintf(yaml, sizeof(yaml), "auth:\n  keys_file: \"%s\"\nexecution:\n  pool_size: 1\n",
 		       keys);
 	d = harness_daemon_start(yaml);
@@ -460,7 +425,7 @@ START_TEST(test_reload)
 	make_dir(dir, sizeof(dir));
 	(void)snprintf(keys, sizeof(keys), "%s/keys", dir);
 	write_text(keys, "");
-	hash_key("alice", "", keys, a, sizeof(a));
+	ck_assert_int_eq(harness_hash_key("alice", "", keys, a, sizeof(a)), 0);
 	(void)snprintf(yaml, sizeof(yaml), "auth:\n  keys_file: \"%s\"\nexecution:\n  pool_size: 1\n",
 		       keys);
 	d = harness_daemon_start(yaml);
@@ -473,7 +438,7 @@ START_TEST(test_reload)
 	ck_assert_int_eq(pthread_create(&th, NULL, slow_call_main, &slow), 0);
 	harness_sleep_ms(800);
 	write_text(keys, "");
-	hash_key("bob", "", keys, b, sizeof(b));
+	ck_assert_int_eq(harness_hash_key("bob", "", keys, b, sizeof(b)), 0);
 	(void)snprintf(hb, sizeof(hb), "Authorization: Bearer %s", b);
 	(void)snprintf(yaml2, sizeof(yaml2),
 		       "auth:\n  keys_file: \"%s\"\n  protect_docs: true\n"

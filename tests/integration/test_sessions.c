@@ -448,27 +448,6 @@ START_TEST(test_max_sessions)
 END_TEST
 
 /* `codeexecd --hash-key name`: its line appended to keys_file; key gets the key. */
-static void hash_key(const char *name, const char *keys_file, char *key, size_t keylen)
-{
-	char cmd[600], line[256] = "";
-	FILE *p, *f;
-
-	(void)snprintf(cmd, sizeof(cmd), "'%s' --hash-key '%s' 2>'%s.key' >>'%s'",
-		       getenv("CODEEXECD_BIN"), name, keys_file, keys_file);
-	p = popen(cmd, "r");
-	ck_assert_ptr_nonnull(p);
-	ck_assert_int_eq(pclose(p), 0);
-	(void)snprintf(cmd, sizeof(cmd), "%s.key", keys_file);
-	f = fopen(cmd, "r");
-	ck_assert_ptr_nonnull(f);
-	key[0] = '\0';
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, "cxd_", 4) == 0)
-			(void)snprintf(key, keylen, "%.*s", (int)strcspn(line, "\n"), line);
-	ck_assert_int_eq(fclose(f), 0);
-	ck_assert_int_eq(unlink(cmd), 0);
-	ck_assert_uint_eq(strlen(key), 68);
-}
 
 START_TEST(test_key_ownership)
 {
@@ -479,8 +458,8 @@ START_TEST(test_key_ownership)
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	(void)snprintf(keys, sizeof(keys), "%s/keys", dir);
-	hash_key("alice", keys, alice, sizeof(alice));
-	hash_key("bob", keys, bob, sizeof(bob));
+	ck_assert_int_eq(harness_hash_key("alice", "", keys, alice, sizeof(alice)), 0);
+	ck_assert_int_eq(harness_hash_key("bob", "", keys, bob, sizeof(bob)), 0);
 	(void)snprintf(yaml, sizeof(yaml), "auth:\n  keys_file: \"%s\"\nexecution:\n"
 		       "  pool_size: 0\n", keys);
 	d = start(yaml);

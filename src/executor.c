@@ -24,7 +24,8 @@
 #include "codeexecd/log.h"
 #include "codeexecd/metrics.h"
 #include "codeexecd/pool.h"
-#include "codeexecd/utf8.h"
+
+#include "executor_internal.h"
 
 #define HEALTH_CACHE_MS 1000   /* older: the next reader wakes the refresher */
 #define CANCEL_WAIT_S 15      /* after the grace period, for cancelled runs to end */
@@ -328,72 +329,6 @@ static void release(struct executor *ex)
 	pthread_cond_broadcast(&ex->idle_cv);
 }
 
-/* Appends a line to res->error (which ends up shown to the user). */
-static void append_error_line(struct exec_result *res, const char *line)
-{
-	size_t add = strlen(line), sep = res->error_len && res->error[res->error_len - 1] != '\n';
-	char *grown = realloc(res->error, res->error_len + sep + add + 2);
-
-	if (!grown)
-		return;
-	res->error = grown;
-	if (sep)
-		res->error[res->error_len++] = '\n';
-	memcpy(res->error + res->error_len, line, add);
-	res->error_len += add;
-	res->error[res->error_len++] = '\n';
-	res->error[res->error_len] = '\0';
-}
-
-static void fmt_bytes(long n, char *out, size_t len)
-{
-	if (n >= CXD_MIB && n % CXD_MIB == 0)
-		(void)snprintf(out, len, "%ld MiB", n / CXD_MIB);
-	else if (n >= CXD_KIB && n % CXD_KIB == 0)
-		(void)snprintf(out, len, "%ld KiB", n / CXD_KIB);
-	else
-		(void)snprintf(out, len, "%ld bytes", n);
-}
-
-/* The verdict: success, and the lines that explain an abnormal end. */
-static void verdict(struct executor *ex, const struct sandbox_run *run, int timeout_s,
-		    const char *why, struct exec_result *res)
-{
-	char line[CXD_ERR_MAX * 3], size[32];
-
-	if (run->notes[0])
-		append_error_line(res, run->notes);
-	if (why[0])
-		append_error_line(res, why);
-	if (res->timed_out) {
-		res->exit_code = -1;
-		(void)snprintf(line, sizeof(line),
-			       "Execution timed out: the time limit of %d seconds was reached and "
-			       "the code was stopped", timeout_s);
-		append_error_line(res, line);
-	} else if (res->oom_killed) {
-		fmt_bytes(ex->cfg->limits.memory_bytes, size, sizeof(size));
-		(void)snprintf(line, sizeof(line),
-			       "Execution killed: the memory limit of %s was exceeded", size);
-		append_error_line(res, line);
-	} else if (res->output_truncated && res->exit_code == -1) {
-		fmt_bytes(ex->cfg->output.max_stdout_bytes, size, sizeof(size));
-		(void)snprintf(line, sizeof(line),
-			       "Execution stopped: the output reached its limit of %s per stream",
-			       size);
-		append_error_line(res, line);
-	}
-	res->success = res->exit_code == 0 && !res->timed_out && !res->oom_killed && !why[0];
-	/* The notes come from the runner and were cut to size: repair. */
-	size_t len;
-	char *clean = utf8_sanitize(res->error, res->error_len, &len);
-	if (clean) {
-		free(res->error);
-		res->error = clean;
-		res->error_len = len;
-	}
-}
-
 /* A ready container from the pool, or a new one; exec_id gets its id (also
  * when opening a new one fails, for the answer and the logs). */
 static int get_slot(struct executor *ex, struct sandbox_slot **slot, bool *pooled,
@@ -422,85 +357,6 @@ static void note_phases(struct exec_phases *ph, const struct sandbox_slot *slot,
 	ph->acquire_ms = acquire_ms;
 	ph->pooled = pooled;
 	sandbox_slot_phases(slot, ph);
-}
-
-static void log_phases(const char *exec_id, const char *container, const struct exec_phases *ph)
-{
-	log_debug(exec_id, "phases: queue %ld ms, container %.12s %s in %ld ms (create %ld, "
-		  "attach %ld, start %ld, %d modules preloaded in %ld), job sent %ld ms, code ran "
-		  "%ld ms, outputs collected %ld ms, status after %ld ms",
-		  ph->queue_ms, container, ph->pooled ? "from the pool" : "started for it",
-		  ph->acquire_ms, ph->create_ms, ph->attach_ms, ph->start_ms, ph->preloaded,
-		  ph->preload_ms, ph->send_ms, ph->run_ms, ph->collect_ms, ph->wait_ms);
-}
-
-static enum metrics_outcome outcome_of(int rc, const struct exec_result *res)
-{
-	if (rc == -EAGAIN || rc == -ETIMEDOUT)
-		return METRICS_OUT_REJECTED;
-	if (rc == -ECANCELED || rc == -ESHUTDOWN)
-		return METRICS_OUT_CANCELLED;
-	if (rc != 0)
-		return METRICS_OUT_ENGINE_FAILURE;
-	if (res->timed_out)
-		return METRICS_OUT_TIMEOUT;
-	if (res->oom_killed)
-		return METRICS_OUT_OOM;
-	if (res->output_truncated && res->exit_code == -1)
-		return METRICS_OUT_TRUNCATED;
-	return res->success ? METRICS_OUT_SUCCESS : METRICS_OUT_ERROR;
-}
-
-/* Appends "name=ms" to the phases text (when it fits) and records it. */
-static void phase_seen(enum metrics_phase p, long ms, char *text, size_t len, size_t *pos)
-{
-	int n;
-
-	if (ms < 0)
-		ms = 0;
-	metrics_observe_phase(p, (double)ms / 1e3);
-	if (*pos >= len)
-		return;
-	n = snprintf(text + *pos, len - *pos, "%s%s=%ld", *pos ? "," : "", metrics_phase_name(p),
-		     ms);
-	if (n > 0)
-		*pos = (size_t)n >= len - *pos ? len : *pos + (size_t)n;
-}
-
-/* The phases of a run into the metrics and a log field. The runner's own
- * figures (run, collect) are capped by what the daemon measured around
- * them (job sent to status), as they are hostile data. */
-static void observe_phases(const struct exec_phases *ph, char *text, size_t len)
-{
-	long wait = ph->wait_ms > 0 ? ph->wait_ms : 0;
-	size_t pos = 0;
-
-	text[0] = '\0';
-	phase_seen(METRICS_PHASE_QUEUE_WAIT, ph->queue_ms, text, len, &pos);
-	phase_seen(METRICS_PHASE_ACQUIRE, ph->acquire_ms, text, len, &pos);
-	if (!ph->pooled) {
-		phase_seen(METRICS_PHASE_CREATE, ph->create_ms, text, len, &pos);
-		phase_seen(METRICS_PHASE_START, ph->attach_ms + ph->start_ms, text, len, &pos);
-	}
-	phase_seen(METRICS_PHASE_JOB_SENT, ph->send_ms, text, len, &pos);
-	phase_seen(METRICS_PHASE_RUN, ph->run_ms < wait ? ph->run_ms : wait, text, len, &pos);
-	phase_seen(METRICS_PHASE_COLLECT, ph->collect_ms < wait ? ph->collect_ms : wait, text, len,
-		   &pos);
-	text[len - 1] = '\0';
-}
-
-static void log_outcome(const char *exec_id, const struct exec_request *req,
-			const struct exec_result *res, const char *phases)
-{
-	struct log_fields f = { .exec_id = exec_id, .key = req->key,
-				.duration_ms = (double)res->duration_ms, .phases = phases };
-
-	log_with(LOG_INFO, &f, "outcome=%s exit_code=%d success=%s timed_out=%s oom_killed=%s "
-		 "output_truncated=%s duration_ms=%ld files=%zu",
-		 metrics_outcome_name(outcome_of(0, res)), res->exit_code,
-		 res->success ? "true" : "false", res->timed_out ? "true" : "false",
-		 res->oom_killed ? "true" : "false", res->output_truncated ? "true" : "false",
-		 res->duration_ms, res->nfiles);
 }
 
 int executor_ticket_take(struct executor *ex, struct exec_ticket **out, char *err,
@@ -629,7 +485,7 @@ static int run_request(struct executor *ex, struct exec_ticket *ticket,
 	rc = admit(ex, err, errlen);
 	pthread_mutex_unlock(&ex->mu);
 	if (rc != 0) {
-		metrics_execution(outcome_of(rc, res), req->key);
+		metrics_execution(executor_outcome(rc, res), req->key);
 		executor_ticket_drop(ticket);
 		return rc;
 	}
@@ -651,9 +507,9 @@ static int run_request(struct executor *ex, struct exec_ticket *ticket,
 		if (rc == 0) {
 			rc = sandbox_run(ex->sb, slot, &run, res, err, errlen);
 			note_phases(&res->phases, slot, pooled, queue_ms, acquire_ms);
-			log_phases(exec_id, sandbox_slot_container(slot), &res->phases);
+			executor_log_phases(exec_id, sandbox_slot_container(slot), &res->phases);
 			if (rc == 0)
-				observe_phases(&res->phases, phases, sizeof(phases));
+				executor_observe_phases(&res->phases, phases, sizeof(phases));
 			if (keep)
 				*keep = keep_or_discard(ex, slot, rc, &run, res, err);
 			else
@@ -668,7 +524,7 @@ static int run_request(struct executor *ex, struct exec_ticket *ticket,
 	executor_ticket_drop(ticket);
 	if (rc != 0) {
 		struct log_fields f = { .exec_id = exec_id[0] ? exec_id : NULL, .key = req->key };
-		metrics_execution(outcome_of(rc, res), req->key);
+		metrics_execution(executor_outcome(rc, res), req->key);
 		exec_result_free(res);
 		log_with(LOG_WARN, &f, "execution failed: %s", err);
 		if (rc == -EHOSTUNREACH || rc == -ENOENT)
@@ -679,10 +535,10 @@ static int run_request(struct executor *ex, struct exec_ticket *ticket,
 	if (err[0])
 		log_warn(exec_id, "run ended abnormally: %s", err);
 	public_text(ex, err, errlen);
-	verdict(ex, &run, timeout_s, err, res);
+	executor_verdict(atomic_load(&ex->cfg), &run, timeout_s, err, res);
 	metrics_observe_duration((double)res->duration_ms / 1e3);
-	metrics_execution(outcome_of(0, res), req->key);
-	log_outcome(exec_id, req, res, phases);
+	metrics_execution(executor_outcome(0, res), req->key);
+	executor_log_outcome(exec_id, req, res, phases);
 	return 0;
 }
 

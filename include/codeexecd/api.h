@@ -56,6 +56,10 @@ int api_read_request(struct api *api, const struct http_request *req, bool code_
 void api_answer_run(struct api *api, int rc, struct exec_result *res,
 		    char id[CXD_EXEC_ID_LEN + 1], const char *err, struct http_response *resp);
 
+/* FastAPI's errors for a body that is not JSON (empty: "missing"; else
+ * "model_attributes_type"), or NULL on ENOMEM. */
+cJSON *api_errors_not_json(size_t body_len);
+
 /* True for a Content-Type FastAPI decodes as JSON (application/json,
  * application/<x>+json); false for none. */
 bool api_is_json_type(const char *content_type);

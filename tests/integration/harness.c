@@ -449,6 +449,18 @@ static void remove_dir(struct harness_daemon *d)
 	(void)unlink(d->status_path);
 	(void)snprintf(path, sizeof(path), "%s.tmp", d->status_path);
 	(void)unlink(path);
+	/* and what the daemon wrote there itself (its instance id, when the
+	 * directory is its state_dir) */
+	DIR *dir = opendir(d->dir);
+	for (struct dirent *e; dir && (e = readdir(dir)) != NULL;) {
+		char entry[sizeof(d->dir) + sizeof(e->d_name) + 1];
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		(void)snprintf(entry, sizeof(entry), "%s/%s", d->dir, e->d_name);
+		(void)unlink(entry);
+	}
+	if (dir)
+		(void)closedir(dir);
 	(void)rmdir(d->dir);
 }
 

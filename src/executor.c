@@ -498,6 +498,7 @@ static int run_request(struct executor *ex, struct exec_ticket *ticket,
 		if (reuse) {
 			slot = *keep; /* a session's next call: no new container */
 			pooled = true;
+			pool_enter(ex->pool); /* it runs, so nothing preloads beside it */
 			exec_id_new(exec_id);
 			rc = 0;
 		} else {
@@ -515,8 +516,7 @@ static int run_request(struct executor *ex, struct exec_ticket *ticket,
 			else
 				discard_slot(ex, slot); /* removed after the answer, by the reaper */
 		}
-		if (!reuse)
-			pool_done(ex->pool);
+		pool_done(ex->pool);
 	}
 	pthread_mutex_lock(&ex->mu);
 	release(ex);

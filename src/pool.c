@@ -270,6 +270,14 @@ struct sandbox_slot *pool_take(struct pool *p)
 	return slot;
 }
 
+void pool_enter(struct pool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	p->running++;
+	demand_record(p);
+	pthread_mutex_unlock(&p->mu);
+}
+
 void pool_done(struct pool *p)
 {
 	pthread_mutex_lock(&p->mu);

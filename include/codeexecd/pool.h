@@ -27,6 +27,9 @@ int pool_create(struct pool **out, const struct config *cfg, struct sandbox *sb,
  * would slow the running ones down), or at once when it ran dry. */
 struct sandbox_slot *pool_take(struct pool *p);
 void pool_done(struct pool *p);
+/* An execution that runs on a container of its own (a session's next
+ * call) counts as running too: paired with pool_done() like pool_take(). */
+void pool_enter(struct pool *p);
 /* The number of requests waiting for an execution slot (the executor's
  * queue), for the demand and the rule that nothing preloads while they
  * wait. Takes no lock: callable with the caller's own held. */

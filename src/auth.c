@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 
 #include "codeexecd/auth.h"
+#include "codeexecd/base64.h"
 
 #define HASH_LEN 32
 #define FILE_MAX (4L * 1024 * 1024)  /* bytes of a keys file */
@@ -70,24 +71,13 @@ static bool name_ok(const char *s, size_t n)
 	return true;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int parse_hash(const char *s, unsigned char out[HASH_LEN])
 {
 	if (strncmp(s, "sha256:", 7) != 0 || strlen(s + 7) != 2 * HASH_LEN)
 		return -EINVAL;
 	s += 7;
 	for (int i = 0; i < HASH_LEN; i++) {
-		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+		int hi = base16_digit(s[2 * i]), lo = base16_digit(s[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return -EINVAL;
 		out[i] = (unsigned char)(hi << 4 | lo);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codeexecd/base64.h"
 #include "codeexecd/json_scan.h"
 
 struct scanner {
@@ -26,17 +27,6 @@ static void skip_ws(struct scanner *sc)
 	}
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The 4 hex digits at t[i..i+4), or -1. */
 static long hex4(const char *t, size_t len, size_t i)
 {
@@ -45,7 +35,7 @@ static long hex4(const char *t, size_t len, size_t i)
 	if (i + 4 > len)
 		return -1;
 	for (size_t k = 0; k < 4; k++) {
-		int h = hexval(t[i + k]);
+		int h = base16_digit(t[i + k]);
 		if (h < 0)
 			return -1;
 		v = v * 16 + h;

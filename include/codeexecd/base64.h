@@ -8,6 +8,10 @@
 
 #include <stddef.h>
 
+/* The value of a hex digit (either case), or -1 (base16, RFC 4648 s. 8: for
+ * JSON's uXXXX escapes and the keys file's digests). */
+int base16_digit(char c);
+
 /* Returns 0 with *out (malloc'ed, NUL-terminated, the NUL not counted) and
  * *outlen, or -EINVAL on a character outside the alphabet and whitespace, bad
  * padding ('=' anywhere but at the end), or a count of significant

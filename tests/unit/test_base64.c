@@ -141,6 +141,18 @@ START_TEST(empty_input)
 }
 END_TEST
 
+START_TEST(hex_digits)
+{
+	ck_assert_int_eq(base16_digit('0'), 0);
+	ck_assert_int_eq(base16_digit('9'), 9);
+	ck_assert_int_eq(base16_digit('a'), 10);
+	ck_assert_int_eq(base16_digit('F'), 15);
+	ck_assert_int_eq(base16_digit('g'), -1);
+	ck_assert_int_eq(base16_digit('/'), -1);
+	ck_assert_int_eq(base16_digit('\0'), -1);
+}
+END_TEST
+
 START_TEST(outputs_untouched_on_error)
 {
 	unsigned char *out = (unsigned char *)"sentinel";
@@ -202,6 +214,7 @@ static Suite *base64_suite(void)
 	tcase_add_test(tc, trailing_bits_accepted);
 	tcase_add_test(tc, empty_input);
 	tcase_add_test(tc, outputs_untouched_on_error);
+	tcase_add_test(tc, hex_digits);
 	tcase_add_test(tc, round_trip_random);
 	tcase_add_test(tc, encode_huge_length);
 	suite_add_tcase(s, tc);

@@ -139,16 +139,22 @@ static void not_found(struct sessions *s, const char *id, const char *owner, cha
 	(void)snprintf(err, errlen, "Session %.*s not found", SESSION_ID_LEN, id);
 }
 
-/* Why id cannot be used (e: its entry, NULL when none); mu held. One that
- * ends once its running call returns says so already. */
-static void unusable(struct sessions *s, const struct session *e, const char *id,
-		     const char *owner, char *err, size_t errlen)
+/* The open session id that owner may use, or NULL with why not in err;
+ * mu held. */
+static struct session *usable(struct sessions *s, const char *id, const char *owner, char *err,
+			      size_t errlen)
 {
-	if (e && e->ending && strcmp(e->owner, owner_of(owner)) == 0)
+	struct session *e = find(s, id);
+	bool own = e && strcmp(e->owner, owner_of(owner)) == 0;
+
+	if (own && !e->ending)
+		return e;
+	if (own) /* it ends once its running call returns: say so already */
 		(void)snprintf(err, errlen, "Session %s ended: %s", e->id,
 			       sessions_end_text(e->end_why));
 	else
 		not_found(s, id, owner, err, errlen);
+	return NULL;
 }
 
 /* Unlinks e and leaves a tombstone; mu held. The caller discards its slot
@@ -290,9 +296,8 @@ int sessions_acquire(struct sessions *s, const char *id, const char *owner,
 	int rc = 0;
 
 	pthread_mutex_lock(&s->mu);
-	e = find(s, id);
-	if (!e || e->ending || strcmp(e->owner, owner_of(owner)) != 0) {
-		unusable(s, e, id, owner, err, errlen);
+	e = usable(s, id, owner, err, errlen);
+	if (!e) {
 		rc = -ENOENT;
 	} else if (e->busy) {
 		(void)snprintf(err, errlen, "Session %s is busy: one call at a time; retry when "
@@ -345,9 +350,8 @@ int sessions_info(struct sessions *s, const char *id, const char *owner,
 	int rc = 0;
 
 	pthread_mutex_lock(&s->mu);
-	e = find(s, id);
-	if (!e || e->ending || strcmp(e->owner, owner_of(owner)) != 0) {
-		unusable(s, e, id, owner, err, errlen);
+	e = usable(s, id, owner, err, errlen);
+	if (!e) {
 		rc = -ENOENT;
 	} else {
 		long idle_end = e->last_wall + s->lim.idle_timeout_s;
@@ -371,9 +375,8 @@ int sessions_end(struct sessions *s, const char *id, const char *owner, char *er
 	struct session *e;
 
 	pthread_mutex_lock(&s->mu);
-	e = find(s, id);
-	if (!e || e->ending || strcmp(e->owner, owner_of(owner)) != 0) {
-		unusable(s, e, id, owner, err, errlen);
+	e = usable(s, id, owner, err, errlen);
+	if (!e) {
 		pthread_mutex_unlock(&s->mu);
 		return -ENOENT;
 	}

@@ -536,12 +536,36 @@ START_TEST(test_exit_stdin_and_outputs)
 	cJSON_Delete(j);
 	harness_response_free(&r);
 
+	/* a request file that the session's code put a directory in the way of:
+	 * a note, and the session goes on */
+	expect_output(d, id, "import os\nos.makedirs('/execution/files/f.txt')", "");
+	const char *blocked = "{\"code\": \"print(y)\", \"files\": {\"f.txt\": \"eA==\"}}";
+	ck_assert_int_eq(harness_http(d, "POST", body, blocked, strlen(blocked), json_header, &r), 0);
+	j = harness_json(&r);
+	ck_assert_msg(r.status == 200 && strcmp(str(j, "output"), "7\n") == 0 &&
+		      strstr(str(j, "error"), "file f.txt was not written"), "%s",
+		      harness_describe(&r));
+	cJSON_Delete(j);
+	harness_response_free(&r);
+
 	/* os._exit: the process is gone, and so is the session */
 	ck_assert_int_eq(call(d, id, "import os\nos._exit(5)", &j), 200);
 	ck_assert_int_eq(cJSON_GetObjectItemCaseSensitive(j, "exit_code")->valueint, 5);
 	cJSON_Delete(j);
 	ck_assert_int_eq(call(d, id, "print(y)", &j), 404);
 	cJSON_Delete(j);
+
+	/* setup code that ends its process: 422 (the client's code), with its answer */
+	const char *dies = "{\"code\": \"import os\\nos._exit(3)\"}";
+	ck_assert_int_eq(harness_http(d, "POST", "/sessions", dies, strlen(dies), json_header, &r),
+			 0);
+	j = harness_json(&r);
+	ck_assert_msg(r.status == 422 && strstr(str(j, "detail"), "ended its process") &&
+		      cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "setup"),
+						       "exit_code")->valueint == 3,
+		      "%s", harness_describe(&r));
+	cJSON_Delete(j);
+	harness_response_free(&r);
 	stop_clean(d);
 }
 END_TEST

@@ -312,6 +312,23 @@ enum run_end {
 	END_DONE, END_EOF, END_TIMEOUT, END_CAPPED, END_PROTO, END_CANCEL, END_STOP, END_IO
 };
 
+/* Feeds a piece of the stream to the run: -EAGAIN to go on, or how the run
+ * ended (the reader gone, an output cap, a protocol error, the status). */
+static int feed_piece(struct run_state *st, const uint8_t *buf, size_t n)
+{
+	int rc = demux_feed(&st->dm, buf, n, on_frame, st);
+
+	if (st->gone)
+		return END_CANCEL;
+	if (st->capped)
+		return END_CAPPED;
+	if (rc != 0)
+		return END_PROTO;
+	if (st->done)
+		return END_DONE;
+	return -EAGAIN;
+}
+
 /* Reads what the stream has now, at most DRAIN_BURST chunks, so that a
  * stream that never runs dry (a runner flooding its output) still lets the
  * caller look at the client and the shutdown; the deadline is checked after
@@ -328,15 +345,9 @@ static int drain(struct docker_stream *s, struct run_state *st, long deadline)
 			return END_EOF;
 		if (n < 0)
 			return END_IO;
-		int rc = demux_feed(&st->dm, buf, (size_t)n, on_frame, st);
-		if (st->gone)
-			return END_CANCEL;
-		if (st->capped)
-			return END_CAPPED;
-		if (rc != 0)
-			return END_PROTO;
-		if (st->done)
-			return END_DONE;
+		int end = feed_piece(st, buf, (size_t)n);
+		if (end != -EAGAIN)
+			return end;
 		if (sandbox_now_ms() >= deadline)
 			return END_TIMEOUT;
 	}

@@ -111,16 +111,12 @@ static enum run_end feed(struct run_state *st, struct fuzz_cursor *c, uint8_t se
 	for (size_t off = 0; off < c->len;) {
 		size_t n = fuzz_split_next(&sp, c->len - off);
 		uint8_t *piece = fuzz_dup(c->data + off, n);
-		int rc = demux_feed(&st->dm, piece, n, on_frame, st);
+		int end = feed_piece(st, piece, n);
 
 		free(piece);
 		off += n;
-		if (st->capped)
-			return END_CAPPED;
-		if (rc != 0)
-			return END_PROTO;
-		if (st->done)
-			return END_DONE;
+		if (end != -EAGAIN)
+			return end;
 	}
 	return END_EOF;
 }

@@ -597,6 +597,30 @@ int docker_container_remove(struct docker *d, const char *id, char *err, size_t 
 	return container_action(d, id, &remove_action, err, errlen);
 }
 
+int docker_container_update(struct docker *d, const char *id, const char *resources_json,
+			    char *err, size_t errlen)
+{
+	struct docker_reply r = {0};
+	char *esc = curl_easy_escape(NULL, id ? id : "", 0);
+	char *path = esc ? docker_printf("/containers/%s/update", esc) : NULL;
+	struct docker_call c = {.method = "POST", .path = path, .json = resources_json,
+				.timeout_ms = d->timeout_ms};
+	int rc;
+
+	if (!path) {
+		docker_set_err(err, errlen, "docker: out of memory");
+		rc = -ENOMEM;
+	} else {
+		rc = docker_perform(d, &c, &r, err, errlen);
+		if (rc == 0)
+			rc = check_status(&r, 200, 200, "update container", err, errlen);
+	}
+	reply_free(&r);
+	curl_free(esc);
+	free(path);
+	return rc;
+}
+
 /* The State of a /containers/{id}/json answer. */
 int docker_parse_state(const char *body, struct docker_state *st, char *err, size_t errlen)
 {

@@ -30,6 +30,7 @@
 #define HEALTH_CACHE_MS 1000   /* older: the next reader wakes the refresher */
 #define CANCEL_WAIT_S 15      /* after the grace period, for cancelled runs to end */
 #define REAP_EXIT_MS 10000    /* at exit, for the reaper to remove what is queued */
+#define REAP_SETTLE_MS 20     /* a removal waits this long: the answer goes out first */
 
 struct waiter {
 	pthread_cond_t cv;
@@ -195,6 +196,9 @@ static void reap(struct executor *ex, const char *container_id, const char *exec
 	(void)snprintf(it->id, sizeof(it->id), "%s", container_id);
 	(void)snprintf(it->exec_id, sizeof(it->exec_id), "%s", exec_id);
 	it->queued_at = now_ms();
+	/* Removing takes the engine a few hundred ms of CPU; the answer of the
+	 * run that used the container is still being written. */
+	it->not_before = it->queued_at + REAP_SETTLE_MS;
 	pthread_mutex_lock(&ex->mu);
 	reap_queue(ex, it);
 	pthread_mutex_unlock(&ex->mu);

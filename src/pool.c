@@ -33,6 +33,7 @@
 #define MIN_BACKOFF_MS 500
 #define MAX_BACKOFF_MS 10000
 #define RECHECK_MS 1000        /* how often idle slots are looked at */
+#define SETTLE_MS 20           /* after the last execution ends, before a start */
 #define DEMAND_SLOTS 10        /* the window in slots, for a sliding maximum */
 #define MAX_FILLERS 64
 #define POOL_SIZE_MAX 64       /* execution.pool_size's maximum in config.c */
@@ -54,6 +55,7 @@ struct pool {
 	atomic_int queued;         /* requests waiting for an execution slot */
 	int stop_fd;               /* eventfd, readable once stopping: preload waits end */
 	long backoff_until;        /* monotonic ms: no start before (engine trouble) */
+	long settle_until;         /* monotonic ms: no start before (an answer goes out) */
 	long backoff;
 	int demand[DEMAND_SLOTS];  /* highest demand per slot of the window */
 	long demand_slot;          /* the slot number (ms / slot length) of demand[0] */
@@ -152,7 +154,7 @@ static bool may_start(struct pool *p, size_t target)
 	bool busy_ok = p->running == 0 || (p->n == 0 && p->starting == 0);
 
 	return p->n + (size_t)p->starting < target && !saturated && busy_ok &&
-	       mono_ms() >= p->backoff_until;
+	       mono_ms() >= p->backoff_until && mono_ms() >= p->settle_until;
 }
 
 static void *filler_main(void *arg)
@@ -168,7 +170,9 @@ static void *filler_main(void *arg)
 		prune(p, target);
 		metrics_gauge_set(METRICS_G_POOL_READY, (long)p->n);
 		if (!may_start(p, target)) {
-			long wait = p->backoff_until - mono_ms();
+			long until_ms = p->backoff_until > p->settle_until ? p->backoff_until
+									   : p->settle_until;
+			long wait = until_ms - mono_ms();
 			deadline_in(&until, wait > 0 && wait < RECHECK_MS ? wait : RECHECK_MS);
 			(void)pthread_cond_timedwait(&p->cv, &p->mu, &until);
 			continue;
@@ -283,6 +287,9 @@ void pool_done(struct pool *p)
 	pthread_mutex_lock(&p->mu);
 	if (p->running > 0)
 		p->running--;
+	/* The answer of the run that just ended is still being written:
+	 * a start (engine and runc CPU) waits a moment. */
+	p->settle_until = mono_ms() + SETTLE_MS;
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 }

@@ -30,6 +30,7 @@
 
 #include "codeexecd/docker.h"
 #include "codeexecd/embedded.h"
+#include "codeexecd/log.h"
 #include "codeexecd/metrics.h"
 #include "codeexecd/sandbox.h"
 
@@ -40,6 +41,7 @@
 #define LABEL_EXECUTION "io.codeexecd.execution"
 #define SANDBOX_USER "sandbox"           /* USER and LOGNAME of the code */
 #define SHM_BYTES (64L * 1024 * 1024)    /* /dev/shm */
+#define PRELOAD_CPU_SHARES 2              /* cpu.shares while a pooled container preloads */
 
 long sandbox_now_ms(void)
 {
@@ -362,7 +364,7 @@ static void add_tmpfs(cJSON *tmpfs, const char *path, long size, const struct co
 	cJSON_AddStringToObject(tmpfs, path, opt);
 }
 
-static cJSON *host_config(const struct config *cfg, const char *seccomp)
+static cJSON *host_config(const struct config *cfg, const char *seccomp, bool warm)
 {
 	cJSON *hc = cJSON_CreateObject(), *tmpfs, *caps, *sec, *ul, *log;
 	char *opt;
@@ -381,6 +383,8 @@ static cJSON *host_config(const struct config *cfg, const char *seccomp)
 	cJSON_AddNumberToObject(hc, "Memory", (double)cfg->limits.memory_bytes);
 	cJSON_AddNumberToObject(hc, "MemorySwap", (double)cfg->limits.memory_bytes);
 	cJSON_AddNumberToObject(hc, "NanoCpus", (double)(long long)(cfg->limits.cpus * 1e9));
+	if (warm)
+		cJSON_AddNumberToObject(hc, "CpuShares", PRELOAD_CPU_SHARES);
 	cJSON_AddNumberToObject(hc, "ShmSize", (double)SHM_BYTES);
 	cJSON_AddStringToObject(hc, "IpcMode", "private");
 	ul = cJSON_AddArrayToObject(hc, "Ulimits");
@@ -490,7 +494,7 @@ char *sandbox_container_spec(const struct config *cfg, const char *instance, con
 	cJSON_AddStringToObject(labels, LABEL_MANAGED, "true");
 	cJSON_AddStringToObject(labels, LABEL_INSTANCE, instance);
 	cJSON_AddStringToObject(labels, LABEL_EXECUTION, exec_id);
-	cJSON_AddItemToObject(spec, "HostConfig", host_config(cfg, seccomp)); /* spec owns it */
+	cJSON_AddItemToObject(spec, "HostConfig", host_config(cfg, seccomp, warm)); /* spec owns it */
 	text = cJSON_PrintUnformatted(spec);
 out:
 	cJSON_Delete(spec);
@@ -560,6 +564,11 @@ int sandbox_slot_open(struct sandbox *sb, const char *exec_id, bool warm, int ca
 	 * cold one's 'R' comes first in its run. */
 	if (rc == 0 && warm)
 		rc = sandbox_slot_wait_ready(slot, CXD_PRELOAD_WAIT_MS, cancel_fd, err, errlen);
+	if (rc == 0 && warm &&
+	    docker_container_update(sb->docker, slot->container_id, "{\"CpuShares\":1024}", ignored,
+				    sizeof(ignored)) != 0)
+		log_warn(exec_id, "pool: container %.12s keeps its preload priority: %s",
+			 slot->container_id, ignored);
 	slot->opened_ms = sandbox_now_ms();
 out:
 	*out = NULL;

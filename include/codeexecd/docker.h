@@ -75,6 +75,9 @@ int docker_container_create(struct docker *d, const char *name, const char *spec
 int docker_container_start(struct docker *d, const char *id, char *err, size_t errlen);
 /* POST /kill (SIGKILL); 0 also when it already stopped. */
 int docker_container_kill(struct docker *d, const char *id, char *err, size_t errlen);
+/* POST /update with a HostConfig resource change (JSON). */
+int docker_container_update(struct docker *d, const char *id, const char *resources_json,
+			    char *err, size_t errlen);
 /* DELETE ?force=1&v=1; 0 also when it is already gone. */
 int docker_container_remove(struct docker *d, const char *id, char *err, size_t errlen);
 

@@ -1230,27 +1230,18 @@ void harness_raw_free(struct harness_raw_result *r)
 
 /* --- the engine -------------------------------------------------------------------- */
 
-int harness_docker_count_labelled(const char *extra_label)
+cJSON *harness_docker_get(const char *path)
 {
 	const char *host = getenv("DOCKER_HOST");
 	struct harness_response resp = { 0 };
 	struct transfer t = { .resp = &resp };
-	cJSON *filters = cJSON_CreateObject(), *labels, *list = NULL;
-	char *ftext = NULL, *fesc = NULL, url[2048], base[512] = "http://localhost";
+	char url[2048], base[512] = "http://localhost";
 	CURL *c = curl_easy_init();
+	cJSON *json = NULL;
 	long code = 0;
-	int count = -1;
 
-	if (!c || !filters)
-		goto out;
-	labels = cJSON_AddArrayToObject(filters, "label");
-	cJSON_AddItemToArray(labels, cJSON_CreateString("io.codeexecd.managed=true"));
-	if (extra_label)
-		cJSON_AddItemToArray(labels, cJSON_CreateString(extra_label));
-	ftext = cJSON_PrintUnformatted(filters);
-	fesc = ftext ? curl_easy_escape(c, ftext, 0) : NULL;
-	if (!fesc)
-		goto out;
+	if (!c)
+		return NULL;
 	if (host && strncmp(host, "tcp://", 6) == 0) {
 		(void)snprintf(base, sizeof(base), "http://%s", host + 6);
 	} else {
@@ -1260,7 +1251,7 @@ int harness_docker_count_labelled(const char *extra_label)
 		curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sock);
 	}
 	/* versioned: a Docker socket proxy refuses what codeexecd does not call */
-	(void)snprintf(url, sizeof(url), "%s/v1.41/containers/json?all=1&filters=%s", base, fesc);
+	(void)snprintf(url, sizeof(url), "%s/v1.41%s", base, path);
 	resp.body = xstrdup("");
 	t.body_cap = 1;
 	curl_easy_setopt(c, CURLOPT_URL, url);
@@ -1270,22 +1261,47 @@ int harness_docker_count_labelled(const char *extra_label)
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
-	if (curl_easy_perform(c) != CURLE_OK)
-		goto out;
-	(void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-	if (code != 200)
-		goto out;
-	list = cJSON_ParseWithLength(resp.body, resp.body_len);
-	if (cJSON_IsArray(list))
-		count = cJSON_GetArraySize(list);
-out:
-	cJSON_Delete(list);
+	if (curl_easy_perform(c) == CURLE_OK &&
+	    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK && code == 200)
+		json = cJSON_ParseWithLength(resp.body, resp.body_len);
+	harness_response_free(&resp);
+	curl_easy_cleanup(c);
+	return json;
+}
+
+cJSON *harness_docker_list_labelled(const char *extra_label)
+{
+	cJSON *filters = cJSON_CreateObject(), *labels, *list = NULL;
+	char *ftext = NULL, *fesc = NULL, path[2048];
+
+	if (!filters)
+		return NULL;
+	labels = cJSON_AddArrayToObject(filters, "label");
+	cJSON_AddItemToArray(labels, cJSON_CreateString("io.codeexecd.managed=true"));
+	if (extra_label)
+		cJSON_AddItemToArray(labels, cJSON_CreateString(extra_label));
+	ftext = cJSON_PrintUnformatted(filters);
+	fesc = ftext ? curl_easy_escape(NULL, ftext, 0) : NULL;
+	if (fesc) {
+		(void)snprintf(path, sizeof(path), "/containers/json?all=1&filters=%s", fesc);
+		list = harness_docker_get(path);
+	}
+	if (list && !cJSON_IsArray(list)) {
+		cJSON_Delete(list);
+		list = NULL;
+	}
 	cJSON_Delete(filters);
 	free(ftext);
 	curl_free(fesc);
-	harness_response_free(&resp);
-	if (c)
-		curl_easy_cleanup(c);
+	return list;
+}
+
+int harness_docker_count_labelled(const char *extra_label)
+{
+	cJSON *list = harness_docker_list_labelled(extra_label);
+	int count = list ? cJSON_GetArraySize(list) : -1;
+
+	cJSON_Delete(list);
 	return count;
 }
 

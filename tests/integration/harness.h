@@ -215,6 +215,11 @@ void harness_raw_free(struct harness_raw_result *r);
  * (unix:///path or tcp://host:port; else /var/run/docker.sock). -1 when the
  * engine does not answer. */
 int harness_docker_count_labelled(const char *extra_label);
+/* The same containers, as the engine lists them (a JSON array; NULL when
+ * the engine does not answer). */
+cJSON *harness_docker_list_labelled(const char *extra_label);
+/* GET path ("/containers/{id}/json") on that engine, parsed; NULL unless 200. */
+cJSON *harness_docker_get(const char *path);
 
 /* --- small helpers ----------------------------------------------------------------- */
 

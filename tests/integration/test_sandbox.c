@@ -206,6 +206,62 @@ START_TEST(test_stdin_and_subdirectory_files)
 }
 END_TEST
 
+/* Names that need the archive's long forms (a pax path: over 100 bytes,
+ * non-ASCII) reach the code intact: the runner reads the job's tar itself. */
+START_TEST(test_long_unicode_file_name)
+{
+	char body[1024], want[512];
+	const char *dir = "d\xc3\xa9j\xc3\xa0/vu_une_tr\xc3\xa8s_longue_route_pour_un_nom_de_dossier";
+	const char *name = "donn\xc3\xa9\x65s_du_trimestre_avec_un_nom_bien_plus_long_que_cent_"
+			   "octets_\xe6\x97\xa5\xe6\x9c\xac.csv";
+	cJSON *r;
+
+	(void)snprintf(body, sizeof(body),
+		       "{\"code\": \"import os\\nfor d, _, fs in os.walk('/execution/files'):\\n"
+		       "    for f in fs: print(os.path.relpath(os.path.join(d, f), "
+		       "'/execution/files'), open(os.path.join(d, f)).read())\","
+		       " \"files\": {\"%s/%s\": \"YSxiCg==\"}}", dir, name);
+	(void)snprintf(want, sizeof(want), "%s/%s a,b\n\n", dir, name);
+	ck_assert_int_gt((int)(strlen(dir) + strlen(name)), 100);
+	r = execute(body);
+	ck_assert_msg(flag(r, "success"), "error: %s", str(r, "error"));
+	ck_assert_str_eq(str(r, "output"), want);
+	cJSON_Delete(r);
+}
+END_TEST
+
+/* A pooled container preloads at CPU weight 2 and is raised to the
+ * default (1024) once ready, so that it runs its job at full weight. */
+START_TEST(test_ready_container_full_weight)
+{
+	char instance[128], label[200], path[300];
+	int shares = -1;
+
+	start_with("execution:\n  pool_size: 1\n");
+	ck_assert_int_eq(harness_daemon_instance(daemon_, instance, sizeof(instance)), 0);
+	(void)snprintf(label, sizeof(label), "io.codeexecd.instance=%s", instance);
+	for (int i = 0; i < 300 && shares != 1024; i++) {
+		cJSON *list = harness_docker_list_labelled(label);
+		const cJSON *c = cJSON_GetArrayItem(list, 0);
+		const cJSON *id = cJSON_GetObjectItem(c, "Id");
+		if (cJSON_IsString(id)) {
+			(void)snprintf(path, sizeof(path), "/containers/%s/json", id->valuestring);
+			cJSON *info = harness_docker_get(path);
+			const cJSON *v = cJSON_GetObjectItem(cJSON_GetObjectItem(info, "HostConfig"),
+							     "CpuShares");
+			shares = cJSON_IsNumber(v) ? v->valueint : -1;
+			ck_assert_msg(shares == 2 || shares == 1024, "CpuShares %d", shares);
+			cJSON_Delete(info);
+		}
+		cJSON_Delete(list);
+		if (shares != 1024)
+			harness_sleep_ms(100);
+	}
+	ck_assert_int_eq(shares, 1024);
+	stop_checked();
+}
+END_TEST
+
 START_TEST(test_timeout_keeps_output)
 {
 	double t0 = harness_now();
@@ -812,6 +868,7 @@ int main(void)
 	tcase_add_test(run, test_exception_traceback);
 	tcase_add_test(run, test_csv_in_csv_and_png_out);
 	tcase_add_test(run, test_stdin_and_subdirectory_files);
+	tcase_add_test(run, test_long_unicode_file_name);
 	tcase_add_test(run, test_timeout_keeps_output);
 	tcase_add_test(run, test_memory_bomb);
 	tcase_add_test(run, test_fork_bomb_contained);
@@ -829,6 +886,7 @@ int main(void)
 	tcase_add_test(adm, test_client_disconnect_removes_container);
 	tcase_add_test(adm, test_second_daemon_same_port);
 	tcase_add_test(adm, test_no_fd_leak);
+	tcase_add_test(adm, test_ready_container_full_weight);
 	suite_add_tcase(s, adm);
 
 	tcase_set_timeout(down, 120);

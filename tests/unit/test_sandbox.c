@@ -226,6 +226,26 @@ START_TEST(test_runner_settings)
 }
 END_TEST
 
+/* A pooled container preloads at the lowest CPU weight (raised when it is
+ * ready); one made for a request has the engine's default from the start. */
+START_TEST(test_preload_cpu_weight)
+{
+	struct config cfg;
+	char *text;
+	cJSON *spec;
+
+	config_defaults(&cfg);
+	spec = spec_for(&cfg);
+	ck_assert_int_eq(cJSON_GetObjectItem(hc(spec), "CpuShares")->valueint, 2);
+	cJSON_Delete(spec);
+	text = sandbox_container_spec(&cfg, "host-8080", "abcd1234", false, PROFILE);
+	spec = cJSON_Parse(text);
+	free(text);
+	ck_assert_ptr_null(cJSON_GetObjectItem(hc(spec), "CpuShares"));
+	cJSON_Delete(spec);
+}
+END_TEST
+
 /* The built-in profile: what the sandbox must not reach is not allowed,
  * and what Python needs is. */
 START_TEST(test_builtin_seccomp_profile)
@@ -285,6 +305,7 @@ int main(void)
 	tcase_add_test(tc, test_identity_threads_and_no_profile);
 	tcase_add_test(tc, test_builtin_seccomp_profile);
 	tcase_add_test(tc, test_runner_settings);
+	tcase_add_test(tc, test_preload_cpu_weight);
 	suite_add_tcase(s, tc);
 	return check_run(s, CK_NORMAL);
 }

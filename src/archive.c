@@ -113,13 +113,23 @@ static int pack_open(struct archive *a, struct membuf *m, char *err, size_t errl
 int archive_pack(const struct archive_member *members, size_t n, unsigned char **out,
 		 size_t *outlen, char *err, size_t errlen)
 {
-	struct membuf m = { 0 };
+	return archive_pack_after(0, members, n, out, outlen, err, errlen);
+}
+
+int archive_pack_after(size_t room, const struct archive_member *members, size_t n,
+		       unsigned char **out, size_t *outlen, char *err, size_t errlen)
+{
+	struct membuf m = { .p = room ? malloc(room) : NULL, .len = room, .cap = room };
 	struct archive *a = archive_write_new();
 	size_t i;
 	int rc;
 
-	if (!a)
+	if (!a || (room && !m.p)) {
+		if (a)
+			(void)archive_write_free(a);
+		free(m.p);
 		return -ENOMEM;
+	}
 	rc = pack_open(a, &m, err, errlen);
 	for (i = 0; rc == 0 && i < n; i++)
 		rc = pack_member(a, &members[i], err, errlen);

@@ -64,6 +64,7 @@ MAIN = WORK + "/main.py"
 CHUNK = 65536
 DRAIN_AFTER_EXIT = 0.2  # seconds to collect output from orphans holding pipes
 DRAIN_READS = 16        # chunks read after a session call's status (a thread may go on)
+HOLD_S = 0.005          # a one-shot run's output waits this long for more (see pump)
 LINGER_S = 1.0          # after the last record, for the daemon to remove the container
 MAX_WALK = 100000       # entries of /execution/output looked at
 FONT_CACHE = "/usr/local/share/codeexecd/matplotlib"  # built into the image
@@ -82,13 +83,16 @@ def record(kind, payload):
     return struct.pack(">cI", kind, len(payload)) + payload
 
 
-def send(kind, payload, more=b""):
-    """Writes a record (and more: records already made) to the daemon."""
-    data = record(kind, payload) + more
+def send(kind, payload, more=b"", before=b""):
+    """Writes a record to the daemon, after before and before more (records
+    already made), in one write."""
+    write_all(before + record(kind, payload) + more)
+
+
+def write_all(data):
     view = memoryview(data)
     while view:
-        n = os.write(1, view)
-        view = view[n:]
+        view = view[os.write(1, view):]
 
 
 def note(text):
@@ -745,6 +749,7 @@ class Program:
         for fd in (self.out_r, self.err_r, self.ctl_r):
             os.set_blocking(fd, False)
         self.readers = {self.out_r: b"O", self.err_r: b"E"}
+        self.holding, self.held, self.held_bytes, self.held_since = False, [], 0, None
         self.ctl_buf = b""
         self.frozen = False
 
@@ -807,7 +812,7 @@ class Program:
 
     def forward(self, fd, reads=1):
         """Sends what the pipe holds now (at most reads chunks) as records;
-        False at its end."""
+        False at its end. Held instead, a moment, when holding (see hold)."""
         for _ in range(reads):
             try:
                 data = os.read(fd, CHUNK)
@@ -816,8 +821,28 @@ class Program:
             if not data:
                 del self.readers[fd]
                 return False
-            send(self.readers[fd], data)
+            if self.holding:
+                self.held.append(record(self.readers[fd], data))
+                self.held_bytes += len(data)
+                if self.held_since is None:
+                    self.held_since = time.monotonic()
+                if self.held_bytes >= CHUNK:
+                    write_all(self.take_held())
+            else:
+                send(self.readers[fd], data)
         return True
+
+    def hold_left(self):
+        """Seconds until held output must go (None: nothing held)."""
+        if self.held_since is None:
+            return None
+        return max(0.0, HOLD_S - (time.monotonic() - self.held_since))
+
+    def take_held(self):
+        """The held records, to be written now."""
+        data = b"".join(self.held)
+        self.held, self.held_bytes, self.held_since = [], 0, None
+        return data
 
     def control(self, params):
         """Reads the control pipe: announced figures are sent as 'G' records
@@ -854,6 +879,11 @@ class Program:
         when the child reports its status. Returns (exit code, signal,
         alive)."""
         session = bool(params.get("session"))
+        # The output of a one-shot /execute run waits a few milliseconds
+        # (at most HOLD_S, CHUNK bytes) for more, and a short program's
+        # goes with its status in one write: one trip through the engine
+        # instead of two. Nobody reads it sooner: the answer comes at the end.
+        self.holding = not session and not params.get("stream")
         pending = memoryview(stdin_data if not session else b"")
         writers = [self.stdin_w] if self.stdin_w is not None else []
         if writers:
@@ -869,7 +899,10 @@ class Program:
             if exited_at is not None and time.monotonic() - exited_at > DRAIN_AFTER_EXIT:
                 break
             watch = list(self.readers) + ([self.ctl_r] if self.ctl_r is not None else [])
-            r, w, _ = select.select(watch, writers, [], 0.05)
+            left = self.hold_left()
+            r, w, _ = select.select(watch, writers, [], 0.05 if left is None else left)
+            if self.hold_left() == 0.0:
+                write_all(self.take_held())
             for fd in r:
                 if fd == self.ctl_r:
                     code = self.control(params)
@@ -1109,28 +1142,31 @@ def main():
         return child_start(prog.child, settings)
     rehearse_runner()
     prog.wait_rehearsed()
+    ooms = oom_kills()  # nothing runs between now and the first job
     send(b"R", json.dumps(ready).encode())
     got = unpack_job()
     while got is not None:
         params, stdin_data = got
         session = bool(params.get("session"))
         before = output_state() if session else None
-        ooms = oom_kills()
         started = time.monotonic()
         prog.go(params, stdin_data)
         code, sig, alive = prog.pump(params, stdin_data)
         ran = time.monotonic()
         files = collect_outputs(params, before)
-        status = {"exit_code": code, "signal": sig, "oom_kill": oom_kills() > ooms,
+        # Only a SIGKILL can be the memory limit's (the daemon asks no more).
+        killed = sig == signal.SIGKILL and oom_kills() > ooms
+        status = {"exit_code": code, "signal": sig, "oom_kill": killed,
                   "run_ms": int((ran - started) * 1000),
                   "collect_ms": int((time.monotonic() - ran) * 1000)}
         if session:
             status["alive"] = alive
-        # The last two records in one write: one trip through the engine.
-        send(b"F", files, record(b"X", json.dumps(status).encode()))
+        # The last records in one write: one trip through the engine.
+        send(b"F", files, record(b"X", json.dumps(status).encode()), prog.take_held())
         if not (session and alive):
             return None
         got = unpack_job(replace=True)
+        ooms = oom_kills()
     return None
 
 

@@ -435,7 +435,9 @@ static int pack_job(const struct config *cfg, const struct exec_request *req, bo
 		}
 		m[n++] = (struct archive_member){ names[i], req->files[i].data, req->files[i].len };
 	}
-	rc = archive_pack(m, n, job, len, err, errlen);
+	/* Room for the header in front: job and header go out in one write,
+	 * so the runner wakes once for them. */
+	rc = archive_pack_after(PROTO_JOB_HEADER_LEN, m, n, job, len, err, errlen);
 out:
 	for (size_t i = 0; names && i < req->nfiles; i++)
 		free(names[i]);
@@ -452,18 +454,16 @@ static int send_job(struct docker_stream *s, const struct config *cfg,
 		    size_t errlen)
 {
 	unsigned char *job = NULL;
-	char head[PROTO_JOB_HEADER_LEN];
 	size_t len = 0;
 	int rc;
 
 	rc = pack_job(cfg, req, stream, &job, &len, err, errlen);
 	if (rc != 0)
 		return rc;
-	proto_job_header(head, len);
+	proto_job_header((char *)job, len - PROTO_JOB_HEADER_LEN);
 	/* A failed write means the runner is gone: its reason follows on the
 	 * stream, which the caller reads next. */
-	if (docker_stream_write_all(s, head, sizeof(head), timeout_ms) == 0)
-		(void)docker_stream_write_all(s, job, len, timeout_ms);
+	(void)docker_stream_write_all(s, job, len, timeout_ms);
 	free(job);
 	return 0;
 }

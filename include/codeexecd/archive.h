@@ -21,6 +21,10 @@ struct archive_member {
  * with err filled. */
 int archive_pack(const struct archive_member *members, size_t n, unsigned char **out,
 		 size_t *outlen, char *err, size_t errlen);
+/* The same after room bytes that the caller fills (a header: the whole
+ * goes out in one write); *outlen counts them. */
+int archive_pack_after(size_t room, const struct archive_member *members, size_t n,
+		       unsigned char **out, size_t *outlen, char *err, size_t errlen);
 
 struct archive_out_limits {
 	size_t max_files;

@@ -135,27 +135,67 @@ def seed_font_cache():
             pass
 
 
-def preload(modules):
-    """Imports modules; returns what the 'R' record says of them."""
-    started, loaded, errors = time.monotonic(), [], []
+def in_background(fn, *args):
+    """Runs fn(*args) in a thread of the SCHED_IDLE policy and returns its
+    result. A pooled container prepares itself while other containers run
+    code: preloading takes seconds of CPU, and at its CPU weight alone it
+    would still hold a core for a few milliseconds each time a running
+    execution's process wakes up (every step of a job through the engine).
+    An idle-policy thread gives way at once. Only a thread: the process
+    that runs the code keeps the normal policy (going back to it would need
+    an RLIMIT_NICE the container does not have)."""
+    import threading
+    out = {}
+
+    def body():
+        try:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # this thread
+        except (AttributeError, OSError):
+            pass  # no such policy here: only slower to give way
+        try:
+            out["value"] = fn(*args)
+        except BaseException as exc:
+            out["error"] = exc
+    thread = threading.Thread(target=body, name="codeexecd-preload")
+    thread.start()
+    thread.join()
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
+def import_all(modules):
+    loaded, errors = [], []
     for name in modules:
         try:
             importlib.import_module(name)
             loaded.append(name)
         except Exception as exc:  # not in this image: the code will see it itself
-            errors.append("%s: %s: %s" % (name, type(exc).__name__, exc))
-    warm_up(loaded)
+            errors.append((name, exc))
+    return loaded, errors
+
+
+def preload(modules):
+    """Imports modules; returns what the 'R' record says of them."""
+    started = time.monotonic()
+    loaded, failed = in_background(import_all, modules) if modules else ([], [])
+    # A module that failed off the main thread (one that sets a signal
+    # handler as it loads) is tried again on it, in the configured order.
+    again, failed = import_all([name for name, _ in failed])
+    loaded = [name for name in modules if name in loaded or name in again]
+    errors = ["%s: %s: %s" % (name, type(exc).__name__, exc) for name, exc in failed]
+    if modules:
+        in_background(warm_up, loaded, True)
+    else:
+        gc.collect()
+        gc.freeze()  # see warm_up
     sys.stdout.flush()
     sys.stderr.flush()
-    # Out of the collector's sight: a collection in the child would
-    # otherwise write to (and so copy) every page of the preloaded objects.
-    gc.collect()
-    gc.freeze()
     return {"preloaded": loaded, "preload_errors": errors,
             "preload_ms": int((time.monotonic() - started) * 1000)}
 
 
-def warm_up(loaded):
+def warm_up(loaded, freeze=False):
     """Runs, in memory, what agents' code does most: a CSV read with pandas,
     a computed column, a group-by, CSV and text out, a bar chart and a line
     chart saved as PNG. A process's first pass through these loads code
@@ -196,6 +236,12 @@ def warm_up(loaded):
         fonts = getattr(sys.modules.get("matplotlib.font_manager"), "_get_font", None)
         if hasattr(fonts, "cache_clear"):
             fonts.cache_clear()
+        gc.collect()  # the warm-up's cycles (a hundred milliseconds: here, not later)
+        if freeze:
+            # Out of the collector's sight: a collection in the child would
+            # otherwise write to (and so copy) every page of the preloaded
+            # objects.
+            gc.freeze()
 
 
 def read_exact(n):
@@ -348,7 +394,17 @@ def rehearse_runner():
     old = {"include": ["*.csv"], "allow": ["*"], "by_base_name": True, "capture_figures": True}
     go_message(old, b"")
     record(b"X", b"")
-    select.select([], [], [], 0)
+    scratch = WORK + "/.rehearsal"  # a job's files are written the same way
+    write_new(scratch, b"pass\n")
+    os.unlink(scratch)
+    r, w = os.pipe()  # output read, held and sent as the pump does
+    os.write(w, b"x")
+    os.close(w)
+    os.set_blocking(r, False)
+    select.select([r], [], [], 0)
+    b"".join([record(b"O", os.read(r, CHUNK)), record(b"E", os.read(r, CHUNK))])
+    os.close(r)
+    exit_fields(0)
     collect_outputs(old)
     oom_kills()
 
@@ -361,10 +417,13 @@ def rehearse_child(loaded, ctl):
     read_csv 44 ms without this, 5 ms in a process that did it before).
     Then it tells the runner, which says ready only after."""
     json.loads(go_message({}, b"")[4:])
-    exec(compile("pass\n", MAIN, "exec", dont_inherit=True), {"__name__": "__rehearsal__"})
+    with open(os.devnull, "rb") as f:
+        code = compile(f.read() + b"pass\n", MAIN, "exec", dont_inherit=True)
+    namespace = {"__name__": "__rehearsal__", "__builtins__": __builtins__, "_x": 1}
+    exec(code, namespace)
+    clear_namespace(namespace)
     if loaded:
-        warm_up(loaded)
-        gc.collect()
+        in_background(warm_up, loaded)
     os.write(ctl, b"ready\n")
 
 
@@ -681,6 +740,15 @@ def system_exit_status(exc):
     return 1
 
 
+def clear_namespace(namespace):
+    """The program's globals released in the interpreter's module clearing
+    order: names with one underscore first, then the rest."""
+    for name in [n for n in namespace if n.startswith("_") and not n.startswith("__")]:
+        namespace[name] = None
+    for name in [n for n in namespace if n != "__builtins__"]:
+        namespace[name] = None
+
+
 def finish(namespace, status, copy=False):
     """The end of a program as the interpreter ends it: non-daemon threads
     joined, atexit handlers, the program's own objects released (an
@@ -694,10 +762,7 @@ def finish(namespace, status, copy=False):
     except Exception:
         pass
     atexit._run_exitfuncs()
-    for name in [n for n in namespace if n.startswith("_") and not n.startswith("__")]:
-        namespace[name] = None  # the interpreter's module clearing order
-    for name in [n for n in namespace if n != "__builtins__"]:
-        namespace[name] = None
+    clear_namespace(namespace)
     gc.collect()  # the program's cycles; the zygote's objects are frozen
     for stream in (sys.stdout, sys.stderr):
         try:

@@ -58,7 +58,8 @@ static const struct program corpus[] = {
 	  "import os, resource, threading, ctypes\n"
 	  "print(sorted(os.listdir('/proc/self/fd')))\n"
 	  "print(os.getpgrp() == os.getpid(), os.getsid(0) == os.getpid(), os.umask(0o22))\n"
-	  "print(threading.active_count(), threading.current_thread().name)\n"
+	  "print(threading.active_count(), [t.name for t in threading.enumerate()])\n"
+	  "print(threading.Thread().name, os.sched_getscheduler(0), os.getpriority(0, 0))\n"
 	  "print(resource.getrlimit(resource.RLIMIT_NOFILE), resource.getrlimit(resource.RLIMIT_NPROC))\n"
 	  "print(ctypes.CDLL(None).prctl(3, 0, 0, 0, 0))  # PR_GET_DUMPABLE\n", NULL },
 	{ "traceback",

@@ -272,7 +272,10 @@ enum soak_outcome soak_run_one(int port, enum soak_kind k, unsigned *rng, char *
 		break;
 	}
 	/* A bomb is held by its limit or, on a slow machine, by the time
-	 * limit first: either answer says so, and either is correct. */
+	 * limit first: either answer says so, and either is correct. A fork
+	 * bomb in a warm container may meet the memory limit before the
+	 * process limit: each fork's page tables and copied pages come on top
+	 * of the preloaded libraries (about 92 MiB of the soak's 128). */
 	case SOAK_MEMORY:
 		if ((!is_true(root, "oom_killed") && !is_true(root, "timed_out")) ||
 		    is_true(root, "success"))
@@ -280,7 +283,8 @@ enum soak_outcome soak_run_one(int port, enum soak_kind k, unsigned *rng, char *
 		break;
 	case SOAK_FORK: {
 		const char *out = text(root, "output");
-		if ((!out || !strstr(out, "stopped at")) && !is_true(root, "timed_out"))
+		if ((!out || !strstr(out, "stopped at")) && !is_true(root, "timed_out") &&
+		    (!is_true(root, "oom_killed") || is_true(root, "success")))
 			o = mismatch(root, "fork", why, whylen);
 		break;
 	}

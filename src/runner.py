@@ -65,6 +65,7 @@ CHUNK = 65536
 DRAIN_AFTER_EXIT = 0.2  # seconds to collect output from orphans holding pipes
 DRAIN_READS = 16        # chunks read after a session call's status (a thread may go on)
 HOLD_S = 0.005          # a one-shot run's output waits this long for more (see pump)
+HOLD_WINDOW_S = 0.25    # ... in the run's first quarter second only (timeouts are >= 1 s)
 LINGER_S = 1.0          # after the last record, for the daemon to remove the container
 MAX_WALK = 100000       # entries of /execution/output looked at
 FONT_CACHE = "/usr/local/share/codeexecd/matplotlib"  # built into the image
@@ -176,19 +177,17 @@ def import_all(modules):
 
 
 def preload(modules):
-    """Imports modules; returns what the 'R' record says of them."""
+    """Imports modules; returns what the 'R' record says of them. (A
+    container started for a request has none: no thread for nothing.)"""
     started = time.monotonic()
-    loaded, failed = in_background(import_all, modules) if modules else ([], [])
+    run = in_background if modules else (lambda fn, *args: fn(*args))
+    loaded, failed = run(import_all, modules)
     # A module that failed off the main thread (one that sets a signal
     # handler as it loads) is tried again on it, in the configured order.
     again, failed = import_all([name for name, _ in failed])
     loaded = [name for name in modules if name in loaded or name in again]
     errors = ["%s: %s: %s" % (name, type(exc).__name__, exc) for name, exc in failed]
-    if modules:
-        in_background(warm_up, loaded, True)
-    else:
-        gc.collect()
-        gc.freeze()  # see warm_up
+    run(warm_up, loaded, True)
     sys.stdout.flush()
     sys.stderr.flush()
     return {"preloaded": loaded, "preload_errors": errors,
@@ -375,7 +374,7 @@ def open_job(job, replace, write=True):
     return params, stdin_data
 
 
-def rehearse_runner():
+def rehearse_runner(prog):
     """The runner's own path through a job, once, on a job that goes
     nowhere. After the fork, the runner and the waiting child share the
     zygote's memory, and the first write to a page (a reference count
@@ -397,13 +396,7 @@ def rehearse_runner():
     scratch = WORK + "/.rehearsal"  # a job's files are written the same way
     write_new(scratch, b"pass\n")
     os.unlink(scratch)
-    r, w = os.pipe()  # output read, held and sent as the pump does
-    os.write(w, b"x")
-    os.close(w)
-    os.set_blocking(r, False)
-    select.select([r], [], [], 0)
-    b"".join([record(b"O", os.read(r, CHUNK)), record(b"E", os.read(r, CHUNK))])
-    os.close(r)
+    prog.rehearse_output()
     exit_fields(0)
     collect_outputs(old)
     oom_kills()
@@ -814,7 +807,8 @@ class Program:
         for fd in (self.out_r, self.err_r, self.ctl_r):
             os.set_blocking(fd, False)
         self.readers = {self.out_r: b"O", self.err_r: b"E"}
-        self.holding, self.held, self.held_bytes, self.held_since = False, [], 0, None
+        self.holding, self.hold_ends = False, 0.0
+        self.held, self.held_bytes, self.held_since = [], 0, None
         self.ctl_buf = b""
         self.frozen = False
 
@@ -886,7 +880,7 @@ class Program:
             if not data:
                 del self.readers[fd]
                 return False
-            if self.holding:
+            if self.holding and time.monotonic() < self.hold_ends:
                 self.held.append(record(self.readers[fd], data))
                 self.held_bytes += len(data)
                 if self.held_since is None:
@@ -894,8 +888,25 @@ class Program:
                 if self.held_bytes >= CHUNK:
                     write_all(self.take_held())
             else:
-                send(self.readers[fd], data)
+                send(self.readers[fd], data, before=self.take_held())
         return True
+
+    def rehearse_output(self):
+        """Output read, held and taken once, from a pipe of its own, as
+        the pump does it (see rehearse_runner); nothing is sent."""
+        r, w = os.pipe()
+        os.write(w, b"x")
+        os.close(w)
+        os.set_blocking(r, False)
+        self.readers[r] = b"O"
+        self.holding, self.hold_ends = True, time.monotonic() + HOLD_WINDOW_S
+        select.select([r], [], [], 0)
+        while self.forward(r):  # the byte (held), then the end
+            pass
+        self.hold_left()
+        self.take_held()
+        self.holding = False
+        os.close(r)
 
     def hold_left(self):
         """Seconds until held output must go (None: nothing held)."""
@@ -947,8 +958,11 @@ class Program:
         # The output of a one-shot /execute run waits a few milliseconds
         # (at most HOLD_S, CHUNK bytes) for more, and a short program's
         # goes with its status in one write: one trip through the engine
-        # instead of two. Nobody reads it sooner: the answer comes at the end.
+        # instead of two. Nobody reads it sooner: the answer comes at the
+        # end. Only at the start of the run: when the daemon kills the
+        # container at the time limit, nothing is held.
         self.holding = not session and not params.get("stream")
+        self.hold_ends = time.monotonic() + HOLD_WINDOW_S
         pending = memoryview(stdin_data if not session else b"")
         writers = [self.stdin_w] if self.stdin_w is not None else []
         if writers:
@@ -1205,7 +1219,7 @@ def main():
     prog = Program(settings)
     if prog.child is not None:
         return child_start(prog.child, settings)
-    rehearse_runner()
+    rehearse_runner(prog)
     prog.wait_rehearsed()
     ooms = oom_kills()  # nothing runs between now and the first job
     send(b"R", json.dumps(ready).encode())

@@ -210,6 +210,24 @@ START_TEST(pack_metadata)
 }
 END_TEST
 
+/* Room in front for the caller's header: the same archive follows it,
+ * byte for byte, and the length counts the room. */
+START_TEST(pack_after_room)
+{
+	struct archive_member m[] = { { "job.json", "{}", 2 }, { "main.py", "print(1)\n", 9 } };
+	unsigned char *plain = NULL, *roomy = NULL;
+	size_t plain_len = 0, roomy_len = 0;
+	char err[CXD_ERR_MAX] = "";
+
+	ck_assert_int_eq(archive_pack(m, 2, &plain, &plain_len, err, sizeof(err)), 0);
+	ck_assert_int_eq(archive_pack_after(12, m, 2, &roomy, &roomy_len, err, sizeof(err)), 0);
+	ck_assert_uint_eq(roomy_len, plain_len + 12);
+	ck_assert_mem_eq(roomy + 12, plain, plain_len);
+	free(plain);
+	free(roomy);
+}
+END_TEST
+
 START_TEST(pack_nothing)
 {
 	unsigned char *tar = NULL;
@@ -700,6 +718,7 @@ static Suite *archive_suite(void)
 	tcase_add_test(tc, round_trip);
 	tcase_add_test(tc, pack_metadata);
 	tcase_add_test(tc, pack_nothing);
+	tcase_add_test(tc, pack_after_room);
 	tcase_add_test(tc, empty_input);
 	tcase_add_test(tc, special_entries_skipped);
 	tcase_add_test(tc, unsafe_names_skipped);
